@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * The `filegate` command. The library never installs signal handlers; this CLI does, and closes
+ * the gateway cleanly on SIGINT/SIGTERM.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfigFile, parseConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
+import { TotpVerifier, hashPassword } from './core/index.js';
+import { createGateway } from './gateway.js';
+import { createLogger } from './logging.js';
+
+const HELP = `filegate — one session core in front of SFTP and FTP/FTPS
+
+Usage:
+  filegate serve --config FILE   start the servers the config file describes
+  filegate serve --example       start the example: SFTP on 127.0.0.1:2222, storage ./data,
+                                 a demo user whose password is printed at start
+  filegate hash-password         read a password on stdin, print its scrypt hash (for password_hash)
+  filegate totp-secret           print a new TOTP secret (for totp_secret) and its otpauth:// URI
+  filegate --help | --version
+
+Logs are JSON lines (pino) on stdout; secrets are redacted. See README.md for the config format.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      example: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      user: { type: 'string' },
+    },
+  });
+  const [command] = positionals;
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    console.log(pkg.version);
+    return 0;
+  }
+  if (values.help || command === undefined || command === 'help') {
+    console.log(HELP);
+    return command === undefined && !values.help ? 1 : 0;
+  }
+  switch (command) {
+    case 'serve':
+      return serve(values.config, Boolean(values.example));
+    case 'hash-password':
+      return printHash();
+    case 'totp-secret': {
+      const secret = TotpVerifier.randomSecret();
+      console.log(secret);
+      console.log(`otpauth://totp/filegate:${encodeURIComponent(values.user ?? 'user')}?secret=${secret}&issuer=filegate`);
+      return 0;
+    }
+    default:
+      console.error(`filegate: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+async function serve(configFile: string | undefined, example: boolean): Promise<number> {
+  if (!configFile && !example) {
+    console.error('filegate serve: give --config FILE (or --example)');
+    return 2;
+  }
+  const config = configFile ? await loadConfigFile(configFile) : await exampleConfig();
+  const logger = createLogger(config.logLevel);
+  const gateway = await createGateway(config, { logger });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'shutdown', signal }, 'shutting down');
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+/** The example: embedded defaults, a demo user with a fresh random password printed to stderr. */
+async function exampleConfig(): Promise<GatewayConfig> {
+  const password = randomBytes(9).toString('base64url');
+  const input: GatewayConfigInput = {
+    storage: './data',
+    certsDir: './certs',
+    users: [{ username: 'demo', password_hash: await hashPassword(password), root_path: 'demo' }],
+    sftp: { host: '127.0.0.1', port: 2222 },
+  };
+  process.stderr.write(
+    [
+      '',
+      '  filegate example server',
+      '  SFTP  sftp -P 2222 demo@127.0.0.1',
+      `  user  demo    password  ${password}`,
+      '  files ./data/demo     keys ./certs',
+      '',
+      '',
+    ].join('\n'),
+  );
+  return parseConfig(input, 'example', process.cwd());
+}
+
+async function printHash(): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (password.length === 0) {
+    console.error('filegate hash-password: no password on stdin (try: echo -n "secret" | filegate hash-password)');
+    return 2;
+  }
+  console.log(await hashPassword(password));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`filegate: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);

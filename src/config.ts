@@ -1,0 +1,126 @@
+/**
+ * The config file (`filegate serve --config FILE`) and the options object `createGateway()` takes.
+ * Key names are a public contract (DESIGN.md). Relative paths are relative to the config file.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_LOCKOUT, parseUserRecords } from './core/index.js';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1).default('127.0.0.1');
+const seconds = z.number().int().min(1);
+
+const sftpSchema = z.strictObject({
+  host,
+  port: port.default(2222),
+  /** Paths of OpenSSH/PEM private host keys; [] or absent: generated into certsDir on first start. */
+  hostKeys: z.array(z.string().min(1)).default([]),
+  idleTimeoutSeconds: seconds.default(900),
+  maxConnections: z.number().int().min(1).default(500),
+  maxConnectionsPerSource: z.number().int().min(1).default(20),
+  banner: z.string().optional(),
+});
+
+const ftpSchema = z.strictObject({
+  host,
+  port: port.default(2121),
+  passivePorts: z
+    .tuple([port, port])
+    .refine(([lo, hi]) => lo <= hi, 'the first port must not be above the second')
+    .default([30000, 30100]),
+  /** Address clients are told to connect to for PASV; default: the control connection's local address. */
+  pasvUrl: z.string().min(1).optional(),
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  implicitTlsPort: port.optional(),
+  requireTls: z.boolean().default(false),
+  idleTimeoutSeconds: seconds.default(900),
+  maxConnections: z.number().int().min(1).default(500),
+  maxConnectionsPerSource: z.number().int().min(1).default(20),
+  maxLoginFailuresPerConnection: z.number().int().min(1).default(3),
+});
+
+const httpSchema = z.strictObject({
+  host,
+  port: port.default(8080),
+  sessionIdleMinutes: z.number().int().min(1).default(360),
+  maxBodyBytes: z.number().int().min(256).default(16 * 1024),
+});
+
+const lockoutSchema = z.strictObject({
+  maxFailures: z.number().int().min(1).default(DEFAULT_LOCKOUT.maxFailures),
+  maxFailuresPerSource: z.number().int().min(1).default(DEFAULT_LOCKOUT.maxFailuresPerSource),
+  windowMinutes: z.number().min(0.01).default(DEFAULT_LOCKOUT.windowMinutes),
+  lockMinutes: z.number().min(0.01).default(DEFAULT_LOCKOUT.lockMinutes),
+});
+
+export const configSchema = z.strictObject({
+  storage: z.string().min(1).default('./data'),
+  /** A users file (JSON array of records) or the records inline. */
+  users: z.union([z.string().min(1), z.array(z.unknown())]).default([]),
+  sftp: sftpSchema.optional(),
+  ftp: ftpSchema.optional(),
+  http: httpSchema.optional(),
+  insecure: z.strictObject({ sshCiphers: z.boolean().default(false), tlsVersions: z.boolean().default(false) }).default({ sshCiphers: false, tlsVersions: false }),
+  lockout: lockoutSchema.default(DEFAULT_LOCKOUT),
+  /** Where generated host keys and certificates go. */
+  certsDir: z.string().min(1).default('./certs'),
+  loginTokenDomain: z.string().default(''),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type GatewayConfigInput = z.input<typeof configSchema>;
+export type GatewayConfig = z.output<typeof configSchema>;
+export type SftpConfig = z.output<typeof sftpSchema>;
+export type FtpConfig = z.output<typeof ftpSchema>;
+export type HttpConfig = z.output<typeof httpSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates a config object. `source` names it in errors; `baseDir` anchors relative paths.
+ * Inline user records are validated here too.
+ */
+export function parseConfig(raw: unknown, source = 'config', baseDir = process.cwd()): GatewayConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.join('.');
+    const what = issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys.join('", "')}"` : issue.message;
+    throw new ConfigError(`${source}: ${where ? `field "${where}": ` : ''}${what}`);
+  }
+  const config = result.data;
+  const abs = (p: string): string => path.resolve(baseDir, p);
+  if (Array.isArray(config.users)) parseUserRecords(config.users, `${source}: users`);
+  return {
+    ...config,
+    storage: abs(config.storage),
+    users: typeof config.users === 'string' ? abs(config.users) : config.users,
+    certsDir: abs(config.certsDir),
+    sftp: config.sftp && { ...config.sftp, hostKeys: config.sftp.hostKeys.map(abs) },
+    ftp: config.ftp && { ...config.ftp, tls: config.ftp.tls && { cert: abs(config.ftp.tls.cert), key: abs(config.ftp.tls.key) } },
+  };
+}
+
+/** Reads and validates a JSON config file; errors name the file and the field. */
+export async function loadConfigFile(file: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read the config file (${(err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseConfig(raw, file, path.dirname(path.resolve(file)));
+}
+

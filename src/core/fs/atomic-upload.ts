@@ -1,0 +1,69 @@
+/**
+ * A Writable that stores an upload. With a temporary path, the file appears under its real name only
+ * when the stream ends cleanly (`end()`); destroying it first (client abort, lost socket) removes the
+ * temporary file, so nothing that looks complete is left behind.
+ */
+import { rename, unlink, type FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+
+export interface AtomicUploadOptions {
+  handle: FileHandle;
+  /** Where the next write goes; undefined = append. */
+  position: number | undefined;
+  realPath: string;
+  tempPath: string | undefined;
+  highWaterMark: number;
+  onDone: (bytes: number, started: number) => void;
+}
+
+export class AtomicUpload extends Writable {
+  private position: number | undefined;
+  private bytes = 0;
+  private readonly started = Date.now();
+  private completed = false;
+
+  constructor(private readonly options: AtomicUploadOptions) {
+    super({ highWaterMark: options.highWaterMark });
+    this.position = options.position;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.writeAll(chunk).then(() => done(), done);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], done: (error?: Error | null) => void): void {
+    this.writeAll(Buffer.concat(chunks.map((c) => c.chunk))).then(() => done(), done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    const { handle, tempPath, realPath } = this.options;
+    handle
+      .close()
+      .then(() => (tempPath ? rename(tempPath, realPath) : undefined))
+      .then(() => {
+        this.completed = true;
+        this.options.onDone(this.bytes, this.started);
+        done();
+      }, done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    if (this.completed) return done(error);
+    const { handle, tempPath } = this.options;
+    handle
+      .close()
+      .catch(() => {})
+      .then(() => (tempPath ? unlink(tempPath).catch(() => {}) : undefined))
+      .then(() => done(error));
+  }
+
+  private async writeAll(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.options.handle.write(chunk, offset, chunk.length - offset, this.position ?? null);
+      offset += bytesWritten;
+      if (this.position !== undefined) this.position += bytesWritten;
+    }
+    this.bytes += chunk.length;
+  }
+}

@@ -1,0 +1,466 @@
+/**
+ * The guarded filesystem: every file operation of every protocol goes through one of these, one per
+ * session. It alone applies the session's flags: `read_only`, the `root_path` jail, the
+ * `max_dir_listing_size` cap, the `use_provided_modified_at` rule and the `windows_mode_ftp` line
+ * endings. Adapters pass virtual paths in and get virtual paths and Stats out.
+ */
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, rename, rmdir, stat, symlink, unlink, utimes, chmod, truncate, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { GatewayError, fromErrno } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Session } from '../session.js';
+import { Jail, normalizeVirtualPath } from './jail.js';
+import { CrlfToLf, LfToCrlf } from './line-endings.js';
+import { AtomicUpload } from './atomic-upload.js';
+
+export interface FileInfo {
+  name: string;
+  stats: Stats;
+}
+
+/** How a file is opened (SFTP pflags, FTP verbs), without any protocol's constants. */
+export interface OpenMode {
+  read?: boolean;
+  write?: boolean;
+  append?: boolean;
+  create?: boolean;
+  truncate?: boolean;
+  exclusive?: boolean;
+}
+
+/** Attributes a client asks to set (SFTP SETSTAT/FSETSTAT/open attrs, FTP MFMT/SITE CHMOD/UTIME). */
+export interface AttributeChange {
+  mode?: number;
+  size?: number;
+  atime?: Date;
+  mtime?: Date;
+  uid?: number;
+  gid?: number;
+}
+
+export interface ReadOptions {
+  start?: number;
+  /** FTP TYPE A was requested. */
+  ascii?: boolean;
+  highWaterMark?: number;
+}
+
+export interface WriteOptions {
+  start?: number;
+  append?: boolean;
+  ascii?: boolean;
+  highWaterMark?: number;
+}
+
+const READ_CHUNK = 1024 * 1024;
+const UPLOAD_TEMP = /^\..+\.filegate-[0-9a-f]{8}\.part$/;
+const NO_FOLLOW = constants.O_NOFOLLOW;
+
+/** The name an upload is written under until it completes (hidden from listings). */
+export function uploadTempPath(realPath: string): string {
+  return path.join(path.dirname(realPath), `.${path.basename(realPath)}.filegate-${randomBytes(4).toString('hex')}.part`);
+}
+
+export class GuardedFs {
+  private readonly logger: Logger;
+  /** Handle uploads still open, by final real path: a SETSTAT by path must reach them. */
+  readonly openUploads = new Map<string, GuardedFile>();
+
+  private constructor(
+    readonly session: Session,
+    private readonly jail: Jail,
+    logger: Logger,
+  ) {
+    this.logger = logger.child({ session: session.ref, username: session.username });
+  }
+
+  /** Opens the session's jail (`root_path` under `storageRoot`, created when missing). */
+  static async forSession(session: Session, storageRoot: string, logger: Logger = silentLogger): Promise<GuardedFs> {
+    return new GuardedFs(session, await Jail.open(storageRoot, session.root_path), logger);
+  }
+
+  /** A client path made absolute and normal against `cwd`; no storage access. */
+  resolvePath(input: string, cwd = '/'): string {
+    return normalizeVirtualPath(input, cwd);
+  }
+
+  /** Canonical virtual path with symlinks (inside the jail) resolved; unresolvable paths come back normalised. */
+  realpath(input: string): Promise<string> {
+    return this.guard('realpath', input, async (virtualPath) => {
+      try {
+        return this.jail.toVirtual(await this.jail.resolve(virtualPath)) ?? virtualPath;
+      } catch (err) {
+        if (fromErrno(err).code === 'NOT_FOUND') return virtualPath;
+        throw err;
+      }
+    });
+  }
+
+  stat(input: string): Promise<Stats> {
+    return this.guard('stat', input, async (v) => stat(await this.jail.resolve(v)));
+  }
+
+  lstat(input: string): Promise<Stats> {
+    return this.guard('lstat', input, async (v) => lstat(await this.jail.resolve(v, false)));
+  }
+
+  /** Size of a file; in FTP ASCII mode only when `windows_mode_ftp` makes transfers byte-exact. */
+  size(input: string, options: { ascii?: boolean } = {}): Promise<number> {
+    return this.guard('size', input, async (v) => {
+      if (options.ascii && !this.session.windows_mode_ftp) {
+        throw new GatewayError('UNSUPPORTED', 'SIZE in ASCII mode', { text: 'size_in_ascii' });
+      }
+      const stats = await stat(await this.jail.resolve(v));
+      if (stats.isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'SIZE of a directory', { text: 'is_a_directory' });
+      return stats.size;
+    });
+  }
+
+  /**
+   * A directory's entries sorted by name, at most `max_dir_listing_size` of them (0 = all), with
+   * lstat results (a symlink is listed as itself). In-progress uploads are hidden.
+   */
+  list(input: string): Promise<FileInfo[]> {
+    return this.guard('list', input, async (v) => {
+      const dirRealPath = await this.jail.resolve(v);
+      const names = (await readdir(dirRealPath)).filter((n) => !UPLOAD_TEMP.test(n)).sort(byName);
+      const cap = this.session.max_dir_listing_size;
+      const shown = cap > 0 ? names.slice(0, cap) : names;
+      if (shown.length < names.length) {
+        this.logger.info({ event: 'listing-truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
+      }
+      const infos = await Promise.all(
+        shown.map(async (name) => {
+          try {
+            return { name, stats: await lstat(path.join(dirRealPath, name)) };
+          } catch {
+            return undefined; // vanished between readdir and lstat
+          }
+        }),
+      );
+      return infos.filter((info): info is FileInfo => info !== undefined);
+    });
+  }
+
+  /** Opens a file for handle-based I/O (SFTP). Writes are refused under read_only before anything opens. */
+  open(input: string, mode: OpenMode, attrs: AttributeChange = {}): Promise<GuardedFile> {
+    const writing = Boolean(mode.write || mode.append || mode.create || mode.truncate);
+    return this.guard(writing ? 'open-write' : 'open-read', input, async (v) => {
+      if (writing) this.assertWritable();
+      const realPath = await this.jail.resolve(v);
+      const createMode = attrs.mode !== undefined ? attrs.mode & 0o777 : 0o644;
+      // A fresh whole-file upload goes to a temporary name and appears only when it completes.
+      const atomic = Boolean(mode.write && mode.create && mode.truncate && !mode.read && !mode.append && !mode.exclusive);
+      if (atomic) {
+        await assertNotDirectory(realPath);
+        const tempPath = uploadTempPath(realPath);
+        const handle = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW, createMode);
+        return new GuardedFile(this, handle, v, realPath, tempPath, true);
+      }
+      let flags = NO_FOLLOW;
+      flags |= mode.read && (mode.write || mode.append) ? constants.O_RDWR : mode.write || mode.append ? constants.O_WRONLY : constants.O_RDONLY;
+      if (mode.append) flags |= constants.O_APPEND;
+      if (mode.create) flags |= constants.O_CREAT;
+      if (mode.truncate) flags |= constants.O_TRUNC;
+      if (mode.exclusive) flags |= constants.O_EXCL;
+      const handle = await open(realPath, flags, createMode);
+      if (!writing && (await handle.stat()).isDirectory()) {
+        await handle.close();
+        throw new GatewayError('IS_A_DIRECTORY', 'open of a directory', { text: 'is_a_directory' });
+      }
+      return new GuardedFile(this, handle, v, realPath, undefined, writing);
+    });
+  }
+
+  /** A stream of a file's bytes from `start` (FTP RETR), converted to CRLF for TYPE A unless windows_mode_ftp. */
+  openReadStream(input: string, options: ReadOptions = {}): Promise<Readable> {
+    return this.guard('download', input, async (v) => {
+      const realPath = await this.jail.resolve(v);
+      const handle = await open(realPath, constants.O_RDONLY | NO_FOLLOW);
+      if ((await handle.stat()).isDirectory()) {
+        await handle.close();
+        throw new GatewayError('IS_A_DIRECTORY', 'download of a directory', { text: 'is_a_directory' });
+      }
+      const source = handle.createReadStream({ start: options.start ?? 0, highWaterMark: options.highWaterMark ?? READ_CHUNK });
+      const started = Date.now();
+      source.once('end', () => this.logTransfer('download', v, source.bytesRead, started));
+      if (!this.convertsLineEndings(options.ascii)) return source;
+      const converted = new LfToCrlf({ highWaterMark: options.highWaterMark ?? READ_CHUNK });
+      source.once('error', (err) => converted.destroy(err));
+      converted.once('close', () => source.destroy());
+      return source.pipe(converted);
+    });
+  }
+
+  /**
+   * A stream that stores what is written to it (FTP STOR/APPE). A whole-file upload lands under a
+   * temporary name and is renamed into place only when the stream ends cleanly; an aborted one
+   * leaves nothing behind. TYPE A input is converted CRLF -> LF unless windows_mode_ftp.
+   */
+  openWriteStream(input: string, options: WriteOptions = {}): Promise<Writable> {
+    return this.guard('upload', input, async (v) => {
+      this.assertWritable();
+      const realPath = await this.jail.resolve(v);
+      await assertNotDirectory(realPath);
+      const start = options.start ?? 0;
+      const inPlace = options.append || start > 0;
+      const tempPath = inPlace ? undefined : uploadTempPath(realPath);
+      const flags = inPlace
+        ? NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT | (options.append ? constants.O_APPEND : 0)
+        : NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+      const handle = await open(tempPath ?? realPath, flags, 0o644);
+      const upload = new AtomicUpload({
+        handle,
+        position: options.append ? undefined : start,
+        realPath,
+        tempPath,
+        highWaterMark: options.highWaterMark ?? READ_CHUNK,
+        onDone: (bytes, started) => this.logTransfer('upload', v, bytes, started),
+      });
+      if (!this.convertsLineEndings(options.ascii)) return upload;
+      const converter = new CrlfToLf();
+      converter.pipe(upload);
+      upload.once('error', (err) => converter.destroy(err));
+      converter.once('error', (err) => upload.destroy(err));
+      return converter;
+    });
+  }
+
+  mkdir(input: string, mode = 0o755): Promise<void> {
+    return this.guard('mkdir', input, async (v) => {
+      this.assertWritable();
+      await mkdir(await this.jail.resolve(v), mode & 0o777);
+    });
+  }
+
+  rmdir(input: string): Promise<void> {
+    return this.guard('rmdir', input, async (v) => {
+      this.assertWritable();
+      if (v === '/') throw new GatewayError('PERMISSION_DENIED', 'rmdir of the root', { text: 'permission_denied' });
+      await rmdir(await this.jail.resolve(v, false));
+    });
+  }
+
+  remove(input: string): Promise<void> {
+    return this.guard('remove', input, async (v) => {
+      this.assertWritable();
+      const realPath = await this.jail.resolve(v, false);
+      if ((await lstat(realPath)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'remove of a directory', { text: 'is_a_directory' });
+      await unlink(realPath);
+    });
+  }
+
+  /** Renames; with `overwrite: false` (SFTP v3 RENAME) an existing target is refused. */
+  rename(fromInput: string, toInput: string, options: { overwrite?: boolean } = {}): Promise<void> {
+    return this.guard('rename', fromInput, async (fromVirtual) => {
+      this.assertWritable();
+      const toVirtual = normalizeVirtualPath(toInput);
+      if (fromVirtual === '/' || toVirtual === '/') throw new GatewayError('PERMISSION_DENIED', 'rename of the root', { text: 'permission_denied' });
+      const fromReal = await this.jail.resolve(fromVirtual, false);
+      const toReal = await this.jail.resolve(toVirtual, false);
+      await lstat(fromReal);
+      if (options.overwrite === false && (await lstat(toReal).then(() => true, () => false))) {
+        throw new GatewayError('ALREADY_EXISTS', 'rename target exists', { text: 'already_exists' });
+      }
+      await rename(fromReal, toReal);
+    });
+  }
+
+  /** Creates `linkInput` pointing at `targetInput`; the target must resolve inside the jail. */
+  symlink(targetInput: string, linkInput: string): Promise<void> {
+    return this.guard('symlink', linkInput, async (linkVirtual) => {
+      this.assertWritable();
+      const linkReal = await this.jail.resolve(linkVirtual, false);
+      const targetVirtual = normalizeVirtualPath(targetInput, path.posix.dirname(linkVirtual));
+      const targetReal = await this.jail.resolve(targetVirtual);
+      await symlink(path.relative(path.dirname(linkReal), targetReal) || '.', linkReal);
+    });
+  }
+
+  /** A link's target as a virtual path; targets outside the jail are reported as absent. */
+  readlink(input: string): Promise<string> {
+    return this.guard('readlink', input, async (v) => {
+      const linkReal = await this.jail.resolve(v, false);
+      const target = path.resolve(path.dirname(linkReal), await readlink(linkReal));
+      const targetVirtual = this.jail.toVirtual(target);
+      if (targetVirtual === undefined) throw new GatewayError('NOT_FOUND', 'link target outside the jail', { text: 'not_found' });
+      return targetVirtual;
+    });
+  }
+
+  /** SETSTAT by path. Returns the stats after the change (FTP MFMT reports the real mtime). */
+  setAttributes(input: string, change: AttributeChange): Promise<Stats> {
+    return this.guard('setstat', input, async (v) => {
+      const realPath = await this.jail.resolve(v);
+      const upload = this.openUploads.get(realPath);
+      if (upload) {
+        await upload.setAttributes(change);
+        return upload.stat();
+      }
+      const current = await stat(realPath);
+      const effective = this.effectiveChange(current, change);
+      if (effective.mode !== undefined) await chmod(realPath, effective.mode);
+      if (effective.size !== undefined) await truncate(realPath, effective.size);
+      if (effective.mtime !== undefined) await utimes(realPath, effective.atime ?? current.atime, effective.mtime);
+      return stat(realPath);
+    });
+  }
+
+  /**
+   * The part of a requested change that will really be applied: times only with
+   * use_provided_modified_at (else silently dropped), uid/gid never. Under read_only a change that
+   * would alter anything is refused; one that alters nothing is accepted.
+   */
+  effectiveChange(current: Stats, change: AttributeChange): AttributeChange {
+    const effective: AttributeChange = {};
+    if (change.mode !== undefined && (change.mode & 0o7777) !== (current.mode & 0o7777)) effective.mode = change.mode & 0o7777;
+    if (change.size !== undefined && change.size !== current.size) effective.size = change.size;
+    if (this.session.use_provided_modified_at && change.mtime !== undefined && !sameSecond(change.mtime, current.mtime)) {
+      effective.mtime = change.mtime;
+      effective.atime = change.atime;
+    }
+    if (Object.keys(effective).length > 0) this.assertWritable();
+    return effective;
+  }
+
+  assertWritable(): void {
+    if (this.session.read_only) throw new GatewayError('PERMISSION_DENIED', 'read_only session', { text: 'read_only' });
+  }
+
+  /** Whether FTP TYPE A converts line endings for this session (never under windows_mode_ftp). */
+  convertsLineEndings(ascii: boolean | undefined): boolean {
+    return Boolean(ascii) && !this.session.windows_mode_ftp;
+  }
+
+  logTransfer(direction: 'upload' | 'download', virtualPath: string, bytes: number, started: number): void {
+    this.logger.info({ event: 'transfer', direction, path: virtualPath, bytes, duration_ms: Date.now() - started }, 'transfer complete');
+  }
+
+  /** Normalises the path, runs the operation, turns every failure into a GatewayError and audits denials. */
+  private async guard<T>(op: string, input: string, run: (virtualPath: string) => Promise<T>): Promise<T> {
+    let virtualPath = input;
+    try {
+      virtualPath = normalizeVirtualPath(input);
+      return await run(virtualPath);
+    } catch (err) {
+      const error = fromErrno(err);
+      if (error.code === 'PERMISSION_DENIED' || error.code === 'BAD_PATH') {
+        this.logger.warn({ event: 'denied', op, path: virtualPath, reason: error.code, detail: error.message }, 'operation denied');
+      }
+      throw error;
+    }
+  }
+}
+
+/** An open file (an SFTP handle). Whole-file uploads are renamed into place on close. */
+export class GuardedFile {
+  private pendingTimes: { atime?: Date; mtime: Date } | undefined;
+  private bytes = 0;
+  private readonly started = Date.now();
+  private closed = false;
+
+  constructor(
+    private readonly owner: GuardedFs,
+    private readonly handle: FileHandle,
+    readonly virtualPath: string,
+    private readonly realPath: string,
+    private readonly tempPath: string | undefined,
+    readonly writable: boolean,
+  ) {
+    if (tempPath) owner.openUploads.set(realPath, this);
+  }
+
+  /** Up to `length` bytes at `position`; an empty buffer at end of file. */
+  async read(length: number, position: number): Promise<Buffer> {
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await this.handle.read(buffer, 0, length, position);
+      this.bytes += bytesRead;
+      return buffer.subarray(0, bytesRead);
+    } catch (err) {
+      throw fromErrno(err);
+    }
+  }
+
+  async write(data: Buffer, position: number): Promise<void> {
+    if (!this.writable) throw new GatewayError('PERMISSION_DENIED', 'write to a handle opened for reading', { text: 'permission_denied' });
+    try {
+      let offset = 0;
+      while (offset < data.length) {
+        const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, position + offset);
+        offset += bytesWritten;
+      }
+      this.bytes += data.length;
+    } catch (err) {
+      throw fromErrno(err);
+    }
+  }
+
+  async stat(): Promise<Stats> {
+    try {
+      return await this.handle.stat();
+    } catch (err) {
+      throw fromErrno(err);
+    }
+  }
+
+  /** FSETSTAT. Times on a file being written are applied at close, after the last write. */
+  async setAttributes(change: AttributeChange): Promise<void> {
+    try {
+      const effective = this.owner.effectiveChange(await this.handle.stat(), change);
+      if (effective.mode !== undefined) await this.handle.chmod(effective.mode);
+      if (effective.size !== undefined) await this.handle.truncate(effective.size);
+      if (effective.mtime !== undefined) {
+        if (this.writable) this.pendingTimes = { atime: effective.atime, mtime: effective.mtime };
+        else await this.handle.utimes(effective.atime ?? new Date(), effective.mtime);
+      }
+    } catch (err) {
+      throw fromErrno(err);
+    }
+  }
+
+  /** Completes the file: pending times applied, a temporary upload renamed into place. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.forget();
+    try {
+      if (this.pendingTimes) await this.handle.utimes(this.pendingTimes.atime ?? new Date(), this.pendingTimes.mtime);
+      await this.handle.close();
+      if (this.tempPath) await rename(this.tempPath, this.realPath);
+      if (this.writable || this.bytes > 0) this.owner.logTransfer(this.writable ? 'upload' : 'download', this.virtualPath, this.bytes, this.started);
+    } catch (err) {
+      if (this.tempPath) await unlink(this.tempPath).catch(() => {});
+      throw fromErrno(err);
+    }
+  }
+
+  private forget(): void {
+    if (this.owner.openUploads.get(this.realPath) === this) this.owner.openUploads.delete(this.realPath);
+  }
+
+  /** The connection went away before CLOSE: an unfinished upload is discarded. */
+  async abort(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.forget();
+    await this.handle.close().catch(() => {});
+    if (this.tempPath) await unlink(this.tempPath).catch(() => {});
+  }
+}
+
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sameSecond(a: Date, b: Date): boolean {
+  return Math.floor(a.getTime() / 1000) === Math.floor(b.getTime() / 1000);
+}
+
+async function assertNotDirectory(realPath: string): Promise<void> {
+  const existing = await stat(realPath).catch(() => undefined);
+  if (existing?.isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'upload onto a directory', { text: 'is_a_directory' });
+}

@@ -1,0 +1,41 @@
+/** The protocol-neutral core: adapters import it from here and nowhere else. */
+export { GatewayError, ERROR_CODES, fromErrno, type ErrorCode, type GatewayErrorOptions } from './errors.js';
+export { LANGUAGES, matchLanguage, translate, type Language, type MessageKey, type MessageParams } from './messages.js';
+export { Session, SESSION_FIELD_NAMES, type SessionFields, type SessionOrigin, type Protocol } from './session.js';
+export {
+  SessionManager,
+  type ConnectionHandle,
+  type LoginRequest,
+  type SessionManagerOptions,
+  type SessionManagerEvents,
+} from './sessions.js';
+export {
+  JsonFileUserDirectory,
+  StaticUserDirectory,
+  UserConfigError,
+  parseAuthorizedKey,
+  parseUserRecords,
+  userRecordSchema,
+  type AuthorizedKey,
+  type UserDirectory,
+  type UserRecord,
+  type UserRecordInput,
+} from './users.js';
+export { hashPassword, verifyPassword } from './passwords.js';
+export { TotpVerifier, type Clock } from './totp.js';
+export { LoginThrottle, DEFAULT_LOCKOUT, type LockoutConfig, type Lock } from './throttle.js';
+export {
+  INSECURE_SSH_OFFER,
+  allowed2faMethods,
+  checkDataProtection,
+  checkTransport,
+  firstInsecureSshAlgorithm,
+  isInsecureSshAlgorithm,
+  isWeakTlsVersion,
+  type SshAlgorithms,
+  type Transport,
+} from './policy.js';
+export { silentLogger, type Logger } from './logger.js';
+export { GuardedFs, GuardedFile, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type WriteOptions } from './fs/guarded-fs.js';
+export { normalizeVirtualPath } from './fs/jail.js';
+export { LfToCrlf, CrlfToLf } from './fs/line-endings.js';

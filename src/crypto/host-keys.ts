@@ -1,0 +1,39 @@
+/** SSH host keys: read from the configured paths, or generated into certsDir once and reused. */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+
+const GENERATED = [
+  { file: 'ssh_host_ed25519_key', generate: () => ssh2.utils.generateKeyPairSync('ed25519') },
+  { file: 'ssh_host_rsa_key', generate: () => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072 }) },
+];
+
+/** Private host keys (PEM/OpenSSH text) for the SFTP server. */
+export async function loadOrCreateHostKeys(configured: string[], certsDir: string): Promise<Buffer[]> {
+  if (configured.length > 0) {
+    return Promise.all(
+      configured.map(async (file) => {
+        const key = await readFile(file).catch((err: Error) => {
+          throw new Error(`sftp.hostKeys: cannot read ${file} (${err.message})`);
+        });
+        const parsed = ssh2.utils.parseKey(key);
+        if (parsed instanceof Error) throw new Error(`sftp.hostKeys: ${file} is not a usable private key (${parsed.message})`);
+        return key;
+      }),
+    );
+  }
+  await mkdir(certsDir, { recursive: true });
+  return Promise.all(
+    GENERATED.map(async ({ file, generate }) => {
+      const keyPath = path.join(certsDir, file);
+      const existing = await readFile(keyPath).catch(() => undefined);
+      if (existing) return existing;
+      const { private: privateKey, public: publicKey } = generate();
+      await writeFile(keyPath, privateKey, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err; // another process won the race: use its key
+      });
+      await writeFile(`${keyPath}.pub`, `${publicKey}\n`, { mode: 0o644 }).catch(() => {});
+      return readFile(keyPath);
+    }),
+  );
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // FTP passive port ranges and CLI clients are per file; files run in parallel processes.
+    pool: 'forks',
+  },
+});
