@@ -1,0 +1,4 @@
+import { runConformance } from './conformance/cases.js';
+import { sftpDriver } from './conformance/drivers.js';
+
+runConformance(sftpDriver);
