@@ -45,6 +45,8 @@ const httpSchema = z.strictObject({
   port: port.default(8080),
   sessionIdleMinutes: z.number().int().min(1).default(360),
   maxBodyBytes: z.number().int().min(256).default(16 * 1024),
+  /** A request's headers and body must arrive within this time (slow clients hold sockets otherwise). */
+  requestTimeoutSeconds: seconds.default(30),
 });
 
 const lockoutSchema = z.strictObject({

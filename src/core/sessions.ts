@@ -84,6 +84,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   private readonly recentFailures = new Map<string, number>();
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly idleMs: number;
   private readonly idleTimer: NodeJS.Timeout;
 
   constructor(private readonly options: SessionManagerOptions) {
@@ -92,8 +93,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.logger = (options.logger ?? silentLogger).child({ component: 'sessions' });
     this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock);
     this.totp = new TotpVerifier(this.clock);
-    const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
-    this.idleTimer = setInterval(() => this.expireIdle(idleMs), Math.min(60_000, idleMs)).unref();
+    this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
+    this.idleTimer = setInterval(() => this.expireIdle(), Math.min(60_000, this.idleMs)).unref();
   }
 
   /** Logs in. Resolves with the new Session or rejects with a GatewayError (a login refusal). */
@@ -116,10 +117,17 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     }
   }
 
+  /** The live session with this id (and marks it used); undefined if unknown or idle too long. */
   get(id: string): Session | undefined {
     const entry = this.live.get(id);
-    if (entry) entry.lastUsed = this.clock();
-    return entry?.session;
+    if (!entry) return undefined;
+    // The sweep runs at most once a minute: an idle session must not serve a request meanwhile.
+    if (this.isIdle(entry, this.clock())) {
+      this.delete(id, 'SESSION_ENDED');
+      return undefined;
+    }
+    entry.lastUsed = this.clock();
+    return entry.session;
   }
 
   list(): Session[] {
@@ -158,6 +166,16 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       entry.lastUsed = this.clock();
       if (entry.endWithConnection && entry.connections.size === 0) this.delete(entry.session.id, 'SESSION_ENDED');
     };
+  }
+
+  /**
+   * Whether `key` is one of the user's authorized keys. Answers SSH public-key probes (RFC 4252
+   * §7: a client asks before it signs) without logging in or counting a failure, so a client that
+   * offers several agent keys is not pushed toward a lockout by the ones that do not match.
+   */
+  async acceptsPublicKey(username: string, key: { type: string; blob: Buffer }): Promise<boolean> {
+    const user = await this.options.users.findUser(username);
+    return user !== undefined && hasPublicKey(user, key);
   }
 
   /** Re-checks a live session's transport (after an SSH re-key); throws WEAK_CRYPTO if now forbidden. */
@@ -305,11 +323,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return session;
   }
 
-  private expireIdle(idleMs: number): void {
-    const cutoff = this.clock() - idleMs;
-    for (const [id, entry] of this.live) {
-      if (entry.connections.size === 0 && entry.lastUsed < cutoff) this.delete(id, 'SESSION_ENDED');
-    }
+  /** Only sessions with no live connection idle out (HTTP logins); connections keep theirs alive. */
+  private isIdle(entry: LiveSession, now: number): boolean {
+    return entry.connections.size === 0 && entry.lastUsed < now - this.idleMs;
+  }
+
+  private expireIdle(): void {
+    const now = this.clock();
+    for (const [id, entry] of this.live) if (this.isIdle(entry, now)) this.delete(id, 'SESSION_ENDED');
   }
 }
 

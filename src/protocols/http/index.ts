@@ -1,7 +1,158 @@
-/** http adapter: placeholder until it is built. */
+/**
+ * The HTTP adapter: a Files.com-compatible session API on Node's `http` module. Only
+ * `/api/rest/v1/sessions` exists (POST logs in, DELETE logs out); everything else gets a Files.com-style
+ * JSON error. Resources are bounded: body size and time, header size and time, keep-alive lifetime,
+ * connection count.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { HttpConfig } from '../../config.js';
+import type { Logger } from '../../core/index.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { describeError } from '../error-map.js';
+import { preferredLanguage } from './accept-language.js';
+import { errorBody, sendError, type ErrorReply } from './replies.js';
+import { RequestError, type RequestErrorKind } from './request-errors.js';
+import { createSession, deleteSession, type ApiCall } from './sessions-api.js';
 
-export async function startHttpServer(_context: AdapterContext, _config: HttpConfig): Promise<RunningServer> {
-  throw new Error('the http adapter is not built yet');
+type Handler = (context: AdapterContext, call: ApiCall) => Promise<void>;
+
+/** path -> method -> handler (Maps: a request path or method never reaches Object.prototype). */
+const ROUTES = new Map<string, Map<string, Handler>>([
+  ['/api/rest/v1/sessions', new Map([['POST', createSession], ['DELETE', deleteSession]])],
+]);
+
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 5_000;
+const MAX_REQUESTS_PER_SOCKET = 100;
+const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_CONNECTIONS = 512;
+const MAX_LOGGED_PATH = 256;
+
+export async function startHttpServer(context: AdapterContext, config: HttpConfig): Promise<RunningServer> {
+  const logger = context.logger.child({ component: 'http' });
+  const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
+  const limits = { maxBytes: config.maxBodyBytes, timeoutMs: requestTimeoutMs };
+  const server = createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeoutMs),
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Node checks the two timeouts above on this interval (default 30 s, which would let a slow
+      // client hold a socket for that much longer).
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => void handle(context, logger, limits, req, res),
+  );
+  server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(logger, err, socket));
+
+  await listen(server, config.host, config.port);
+  server.on('error', (err) => logger.error({ event: 'http_server_error', err }, 'http server error'));
+  return {
+    addresses: { http: server.address() as AddressInfo },
+    close: () => closeServer(server),
+  };
+}
+
+async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['limits'], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const requestId = randomUUID();
+  const path = pathOf(req.url);
+  const call: ApiCall = {
+    req,
+    res,
+    remoteAddress: req.socket.remoteAddress ?? 'unknown',
+    language: preferredLanguage(req.headers['accept-language']),
+    limits,
+  };
+  res.setHeader('X-Request-Id', requestId);
+  // The access log: no bodies and no headers, so no password, code or session id.
+  res.on('close', () =>
+    logger.info(
+      {
+        event: 'http_request',
+        request: requestId,
+        method: req.method,
+        path: path.slice(0, MAX_LOGGED_PATH),
+        status: res.statusCode,
+        completed: res.writableFinished,
+        ms: Math.round(performance.now() - started),
+        remote: call.remoteAddress,
+      },
+      'http request',
+    ),
+  );
+  try {
+    const route = ROUTES.get(path);
+    if (!route) throw new RequestError('not_found', 'No such API endpoint.');
+    const handler = route.get(req.method ?? '');
+    if (!handler) {
+      const allow = [...route.keys()].join(', ');
+      throw new RequestError('method_not_allowed', `Method ${req.method} is not allowed here; use ${allow}.`, { Allow: allow });
+    }
+    await handler(context, call);
+  } catch (err) {
+    const { reply, headers } = errorReply(err, call.language);
+    if (reply.status >= 500) logger.error({ event: 'http_request_failed', request: requestId, err }, 'request failed');
+    sendError(req, res, reply, requestId, headers);
+  }
+}
+
+function errorReply(err: unknown, language: string | undefined): { reply: ErrorReply; headers: Record<string, string> } {
+  if (err instanceof RequestError) return { reply: { ...err.reply, message: err.message, data: {} }, headers: err.headers };
+  const described = describeError(err, language);
+  return { reply: { ...described.http, message: described.message, data: described.data }, headers: {} };
+}
+
+/** The path without query string; a target that is not a path never matches a route. */
+function pathOf(url: string | undefined): string {
+  const path = (url ?? '').split('?', 1)[0]!;
+  return path.startsWith('/') ? path : '';
+}
+
+/**
+ * Requests Node's parser refuses (malformed, headers too large or too slow) get the same JSON error
+ * shape instead of Node's bare status line.
+ */
+function answerClientError(logger: Logger, err: NodeJS.ErrnoException, socket: Duplex): void {
+  logger.info({ event: 'http_client_error', code: err.code }, 'malformed or slow http request');
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const kind: RequestErrorKind =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large'
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout'
+    : 'malformed_request';
+  const error = new RequestError(kind, kind === 'request_timeout' ? 'The request did not arrive in time.' : 'The HTTP request is malformed.');
+  const body = JSON.stringify(errorBody({ ...error.reply, message: error.message, data: {} }, randomUUID()));
+  socket.end(
+    `HTTP/1.1 ${error.reply.status} ${STATUS_CODES[error.reply.status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
