@@ -3,10 +3,11 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } 
 
 const KEY_LENGTH = 32;
 const DEFAULTS = { N: 16384, r: 8, p: 1 };
+const MAX_MEMORY = 256 * 1024 * 1024;
 
 function scrypt(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scryptCb(password, salt, keylen, { ...options, maxmem: 256 * 1024 * 1024 }, (err, key) =>
+    scryptCb(password, salt, keylen, { ...options, maxmem: MAX_MEMORY }, (err, key) =>
       err ? reject(err) : resolve(key),
     ),
   );
@@ -37,6 +38,8 @@ export function parsePasswordHash(hash: string): ParsedHash | undefined {
   if (!powerOfTwo || !(r >= 1 && r <= 32) || !(p >= 1 && p <= 16) || salt.length < 8 || key.length < 16) {
     return undefined;
   }
+  // OpenSSL's memory need for these parameters: a hash scrypt would refuse is no hash at all.
+  if (128 * r * (N + p + 2) > MAX_MEMORY) return undefined;
   return { N, r, p, salt, key };
 }
 
