@@ -32,6 +32,7 @@ const KEYS = Object.keys({
   session_ended: true,
   shutting_down: true,
   internal: true,
+  sftp_only: true,
 } satisfies Record<MessageKey, true>) as MessageKey[];
 
 const placeholders = (text: string): string[] => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
