@@ -39,6 +39,7 @@ const en = {
   session_ended: 'Your session has ended (logged out).',
   shutting_down: 'The server is shutting down.',
   internal: 'Internal server error.',
+  sftp_only: 'This server offers file transfer only (SFTP); shell and command execution are not available.',
 };
 export type MessageKey = keyof typeof en;
 
@@ -76,6 +77,7 @@ const de: Catalog = {
   session_ended: 'Ihre Sitzung wurde beendet (abgemeldet).',
   shutting_down: 'Der Server wird heruntergefahren.',
   internal: 'Interner Serverfehler.',
+  sftp_only: 'Dieser Server bietet nur Dateiübertragung (SFTP); Shell und Befehlsausführung sind nicht verfügbar.',
 };
 
 const fr: Catalog = {
@@ -111,6 +113,7 @@ const fr: Catalog = {
   session_ended: 'Votre session est terminée (déconnecté).',
   shutting_down: "Le serveur est en cours d'arrêt.",
   internal: 'Erreur interne du serveur.',
+  sftp_only: "Ce serveur n'offre que le transfert de fichiers (SFTP) ; le shell et l'exécution de commandes ne sont pas disponibles.",
 };
 
 const es: Catalog = {
@@ -147,6 +150,7 @@ const es: Catalog = {
   session_ended: 'Su sesión ha terminado (sesión cerrada).',
   shutting_down: 'El servidor se está apagando.',
   internal: 'Error interno del servidor.',
+  sftp_only: 'Este servidor solo ofrece transferencia de archivos (SFTP); el shell y la ejecución de comandos no están disponibles.',
 };
 
 const CATALOGS: Record<Language, Catalog> = { en, de, fr, es };

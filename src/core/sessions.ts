@@ -178,6 +178,16 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return user !== undefined && hasPublicKey(user, key);
   }
 
+  /**
+   * Whether `key` is one of the user's authorized keys. Answers SSH public-key probes (RFC 4252
+   * §7: a client asks before it signs) without logging in or counting a failure, so a client that
+   * offers several agent keys is not pushed toward a lockout by the ones that do not match.
+   */
+  async acceptsPublicKey(username: string, key: { type: string; blob: Buffer }): Promise<boolean> {
+    const user = await this.options.users.findUser(username);
+    return user !== undefined && hasPublicKey(user, key);
+  }
+
   /** Re-checks a live session's transport (after an SSH re-key); throws WEAK_CRYPTO if now forbidden. */
   recheckTransport(session: Session, transport: Transport): void {
     checkTransport(session, transport);

@@ -1,7 +1,115 @@
-/** sftp adapter: placeholder until it is built. */
+/**
+ * The SFTP listener: ssh2 for the protocol, our own TCP server in front of it for connection limits
+ * (total and per source address) and the idle timeout. Host keys come from the config or are
+ * generated into certsDir once; the legacy algorithms are offered (last) only when
+ * `insecure.sshCiphers` is on, and the core decides per user whether a login may use them.
+ */
+import net, { type AddressInfo, type Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import type { Algorithms } from 'ssh2';
 import type { SftpConfig } from '../../config.js';
+import { INSECURE_SSH_OFFER, type Logger } from '../../core/index.js';
+import { loadOrCreateHostKeys } from '../../crypto/host-keys.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { SshConnection } from './connection.js';
 
-export async function startSftpServer(_context: AdapterContext, _config: SftpConfig): Promise<RunningServer> {
-  throw new Error('the sftp adapter is not built yet');
+/** How long close() waits for connections to end before destroying their sockets. */
+const CLOSE_WAIT_MS = 2000;
+
+export async function startSftpServer(context: AdapterContext, config: SftpConfig): Promise<RunningServer> {
+  const hostKeys = await loadOrCreateHostKeys(config.hostKeys, context.config.certsDir);
+  const logger = context.logger.child({ component: 'sftp' });
+  const ssh = new ssh2.Server({
+    hostKeys,
+    ident: 'filegate',
+    algorithms: context.config.insecure.sshCiphers ? INSECURE_OFFER : undefined,
+    ...(config.banner === undefined ? {} : { banner: config.banner }),
+  });
+
+  const sockets = new Set<Socket>();
+  const perSource = new Map<string, number>();
+  /** Accepted sockets whose SSH client ssh2 has not announced yet, by "address|port". */
+  const awaitingClient = new Map<string, Socket>();
+  const connections = new Map<Socket, SshConnection>();
+  const key = (address: string | undefined, port: number | undefined): string => `${address}|${port}`;
+
+  const listener = net.createServer((socket) => {
+    const source = socket.remoteAddress ?? '';
+    const fromSource = perSource.get(source) ?? 0;
+    if (sockets.size >= config.maxConnections || fromSource >= config.maxConnectionsPerSource) {
+      logger.warn({ event: 'connection-refused', remote: source, reason: 'too many connections', total: sockets.size, from_source: fromSource }, 'SFTP connection refused');
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    perSource.set(source, fromSource + 1);
+    const id = key(socket.remoteAddress, socket.remotePort);
+    awaitingClient.set(id, socket);
+    socket.setTimeout(config.idleTimeoutSeconds * 1000, () => {
+      logger.info({ event: 'idle-timeout', remote: source, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
+      const connection = connections.get(socket);
+      if (connection) connection.end();
+      else socket.destroy();
+    });
+    socket.once('close', () => {
+      sockets.delete(socket);
+      awaitingClient.delete(id);
+      connections.delete(socket);
+      const left = (perSource.get(source) ?? 1) - 1;
+      if (left > 0) perSource.set(source, left);
+      else perSource.delete(source);
+    });
+    ssh.injectSocket(socket);
+  });
+
+  ssh.on('connection', (client, info) => {
+    const id = key(info.ip, info.port);
+    const socket = awaitingClient.get(id);
+    if (!socket) return void client.end();
+    awaitingClient.delete(id);
+    const connectionLogger = logger.child({ remote: info.ip, port: info.port });
+    connectionLogger.info({ event: 'connection-open', client: info.header.versions.software }, 'SFTP connection opened');
+    connections.set(socket, new SshConnection(client, socket, context, connectionLogger));
+  });
+
+  await listen(listener, config.port, config.host);
+  const address = listener.address() as AddressInfo;
+
+  return {
+    addresses: { sftp: address },
+    close: () => closeAll(listener, sockets, connections, logger),
+  };
+}
+
+/** Legacy algorithms, appended after ssh2's defaults so that no modern client ever picks them. */
+const appended = <T>(names: readonly T[]): { append: T[]; prepend: T[]; remove: T[] } => ({ append: [...names], prepend: [], remove: [] });
+const INSECURE_OFFER: Algorithms = {
+  cipher: appended(INSECURE_SSH_OFFER.cipher),
+  hmac: appended(INSECURE_SSH_OFFER.mac),
+  kex: appended(INSECURE_SSH_OFFER.kex),
+};
+
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops listening, ends every connection with a DISCONNECT and waits (bounded) for the sockets. */
+async function closeAll(listener: net.Server, sockets: Set<Socket>, connections: Map<Socket, SshConnection>, logger: Logger): Promise<void> {
+  const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+  for (const socket of sockets) {
+    const connection = connections.get(socket);
+    if (connection) connection.end();
+    else socket.destroy();
+  }
+  const deadline = Date.now() + CLOSE_WAIT_MS;
+  while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (sockets.size > 0) logger.warn({ event: 'close-forced', sockets: sockets.size }, 'destroying lingering SFTP sockets');
+  for (const socket of sockets) socket.destroy();
+  await stopped;
 }

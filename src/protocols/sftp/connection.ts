@@ -1,0 +1,116 @@
+/**
+ * One SSH connection: tracks the negotiated algorithms (re-checked after every re-key), logs in
+ * through the core, attaches to the session so that logging out ends the connection, and serves
+ * only the `sftp` subsystem.
+ */
+import type { Socket } from 'node:net';
+import type { Connection, NegotiatedAlgorithms, Session as SshSession, SFTPWrapper } from 'ssh2';
+import { translate, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
+import type { AdapterContext } from '../context.js';
+import { sendAuthBanner } from './auth-banner.js';
+import { SshAuthenticator } from './auth.js';
+import { SftpChannel } from './sftp-channel.js';
+
+/** After a DISCONNECT the peer should close; a socket still open this much later is destroyed. */
+const CLOSE_GRACE_MS = 500;
+
+export class SshConnection {
+  private algorithms: SshAlgorithms | undefined;
+  private session: Session | undefined;
+  private detach: (() => void) | undefined;
+  /** The session's storage, shared by the connection's SFTP channels. */
+  private fs: GuardedFs | undefined;
+  private closed = false;
+  private logger: Logger;
+  private readonly opened = Date.now();
+
+  constructor(
+    private readonly client: Connection,
+    private readonly socket: Socket,
+    private readonly context: AdapterContext,
+    logger: Logger,
+  ) {
+    this.logger = logger;
+    // Without it Nagle delays the small STATUS replies and uploads crawl (libraries.md).
+    // (ssh2 has the method; @types/ssh2 lacks it.)
+    (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
+    const remoteAddress = socket.remoteAddress ?? '';
+    const auth = new SshAuthenticator({
+      sessions: context.sessions,
+      remoteAddress,
+      transport: () => this.transport(),
+      showRefusal: (text) => sendAuthBanner(client, text),
+      loggedIn: (session) => this.loggedIn(session),
+      giveUp: () => this.end(),
+    });
+    client.on('handshake', (negotiated) => this.onHandshake(negotiated));
+    client.on('authentication', (ctx) => auth.handle(ctx));
+    client.on('session', (accept) => this.onSession(accept()));
+    client.on('error', (err: Error & { level?: string }) => {
+      this.logger.info({ event: 'connection-error', level: err.level, error: err.message }, 'SSH connection error');
+    });
+    client.on('close', () => this.onClose());
+  }
+
+  /** Ends the connection: a DISCONNECT, then the socket is destroyed if the peer lingers. */
+  end(reason?: GatewayError): void {
+    if (this.closed) return;
+    if (reason) this.logger.info({ event: 'connection-end', reason: reason.code }, 'ending SSH connection');
+    this.client.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private transport(): Transport {
+    if (!this.algorithms) throw new Error('authentication before key exchange'); // ssh2 never allows it
+    return { kind: 'ssh', algorithms: this.algorithms };
+  }
+
+  private onHandshake(negotiated: NegotiatedAlgorithms): void {
+    this.algorithms = negotiated;
+    if (!this.session) return;
+    try {
+      this.context.sessions.recheckTransport(this.session, this.transport());
+    } catch (err) {
+      this.logger.warn({ event: 'rekey-refused', ssh: negotiated, reason: (err as GatewayError).code }, 'algorithms after re-key not allowed');
+      this.end();
+    }
+  }
+
+  /** Opens the session's storage before the client hears "success": OpenSSH sends its SFTP INIT unasked. */
+  private async loggedIn(session: Session): Promise<boolean> {
+    try {
+      this.fs = await this.context.openFs(session);
+    } catch (err) {
+      this.context.sessions.delete(session.id);
+      this.logger.error({ event: 'storage-failed', session: session.ref, err }, 'cannot open the session storage');
+      throw err;
+    }
+    if (this.closed) {
+      this.context.sessions.delete(session.id);
+      return false;
+    }
+    this.session = session;
+    this.logger = this.logger.child({ session: session.ref, username: session.username });
+    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason) });
+    return true;
+  }
+
+  private onSession(channel: SshSession): void {
+    // Accepted at once: the client's first SFTP packet follows its subsystem request unasked.
+    channel.on('sftp', (accept) => new SftpChannel(accept() as SFTPWrapper, this.fs!, this.logger));
+    const refuse = (accept: () => { stderr: { write(text: string): void }; exit(code: number): void; end(): void }): void => {
+      const stream = accept();
+      stream.stderr.write(`${translate(this.session?.language, 'sftp_only')}\r\n`);
+      stream.exit(1);
+      stream.end();
+    };
+    channel.on('exec', (accept) => refuse(accept));
+    channel.on('shell', (accept) => refuse(accept));
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.detach?.();
+    this.logger.info({ event: 'connection-close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
+  }
+}
