@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
 import { TOTP_SECRET, startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the SDK ships no types */
 const require = createRequire(import.meta.url);
 const Files = require('files.com/lib/Files').default;
 const Session = require('files.com/lib/models/Session').default;

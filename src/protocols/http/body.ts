@@ -53,10 +53,11 @@ function readRaw(req: IncomingMessage, { maxBytes, timeoutMs }: BodyLimits): Pro
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(
-      () => finish(new RequestError('request_timeout', `The request body did not arrive within ${Math.round(timeoutMs / 1000)} seconds.`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      const seconds = Math.round(timeoutMs / 1000);
+      // A client this slow gets the connection closed: waiting for the rest of its body is what it wants.
+      finish(new RequestError('request_timeout', `The request body did not arrive within ${seconds} seconds.`, { Connection: 'close' }));
+    }, timeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxBytes) finish(tooLarge(maxBytes));
@@ -68,13 +69,23 @@ function readRaw(req: IncomingMessage, { maxBytes, timeoutMs }: BodyLimits): Pro
     function finish(error?: RequestError): void {
       clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone);
-      if (error) {
-        req.pause();
-        reject(error);
-      } else {
-        resolve(Buffer.concat(chunks, size));
-      }
+      if (error) reject(error);
+      else resolve(Buffer.concat(chunks, size));
     }
     req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone);
   });
+}
+
+/**
+ * Reads and drops what is left of a body we did not want (refused as too large, or a route that
+ * takes none). Closing with unread data would make the kernel send a TCP reset, which can destroy
+ * our reply before the client reads it. A client that keeps sending past `maxBytes` is cut off.
+ */
+export function discardBody(req: IncomingMessage, maxBytes: number): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > maxBytes) req.socket.destroy();
+  });
+  req.resume();
 }

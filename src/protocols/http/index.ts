@@ -13,6 +13,7 @@ import type { Logger } from '../../core/index.js';
 import type { AdapterContext, RunningServer } from '../context.js';
 import { describeError } from '../error-map.js';
 import { preferredLanguage } from './accept-language.js';
+import { discardBody } from './body.js';
 import { errorBody, sendError, type ErrorReply } from './replies.js';
 import { RequestError, type RequestErrorKind } from './request-errors.js';
 import { createSession, deleteSession, type ApiCall } from './sessions-api.js';
@@ -30,6 +31,7 @@ const MAX_REQUESTS_PER_SOCKET = 100;
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_CONNECTIONS = 512;
 const MAX_LOGGED_PATH = 256;
+const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 
 export async function startHttpServer(context: AdapterContext, config: HttpConfig): Promise<RunningServer> {
   const logger = context.logger.child({ component: 'http' });
@@ -99,7 +101,9 @@ async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['
   } catch (err) {
     const { reply, headers } = errorReply(err, call.language);
     if (reply.status >= 500) logger.error({ event: 'http_request_failed', request: requestId, err }, 'request failed');
-    sendError(req, res, reply, requestId, headers);
+    sendError(res, reply, requestId, headers);
+  } finally {
+    if (!req.complete) discardBody(req, MAX_DISCARDED_BODY_BYTES);
   }
 }
 

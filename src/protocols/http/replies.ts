@@ -3,7 +3,7 @@
  * `{error, http-code, title, type, instance, data}` on failure (the files.com SDK picks its error class
  * from `type` and its message from `error`).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { HttpError } from '../error-map.js';
 
 export interface ErrorReply extends HttpError {
@@ -23,12 +23,11 @@ export function errorBody(reply: ErrorReply, requestId: string): Record<string, 
   };
 }
 
-export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const json = Buffer.from(JSON.stringify(body), 'utf8');
   res.writeHead(status, {
     ...headers,
-    ...closeIfBodyUnread(req),
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': String(json.length),
     // Session replies carry a bearer credential; nothing here is worth caching anywhere.
@@ -37,21 +36,12 @@ export function sendJson(req: IncomingMessage, res: ServerResponse, status: numb
   res.end(json);
 }
 
-export function sendNoContent(req: IncomingMessage, res: ServerResponse): void {
+export function sendNoContent(res: ServerResponse): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(204, closeIfBodyUnread(req));
+  res.writeHead(204);
   res.end();
 }
 
-export function sendError(req: IncomingMessage, res: ServerResponse, reply: ErrorReply, requestId: string, headers: Record<string, string> = {}): void {
-  sendJson(req, res, reply.status, errorBody(reply, requestId), headers);
-}
-
-/**
- * A body we did not read (refused early: too large, wrong type, unknown route) would otherwise be
- * drained by Node to keep the connection alive; closing is cheaper and bounded.
- */
-function closeIfBodyUnread(req: IncomingMessage): Record<string, string> {
-  const declaresBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-  return declaresBody && !req.complete ? { Connection: 'close' } : {};
+export function sendError(res: ServerResponse, reply: ErrorReply, requestId: string, headers: Record<string, string> = {}): void {
+  sendJson(res, reply.status, errorBody(reply, requestId), headers);
 }

@@ -33,7 +33,7 @@ export async function createSession(context: AdapterContext, call: ApiCall): Pro
     // address within the core's dedupe window count once toward the lockout.
     dedupeKey: createHash('sha256').update(call.remoteAddress).update('\0').update(raw).digest('hex'),
   });
-  sendJson(call.req, call.res, 201, session);
+  sendJson(call.res, 201, session);
 }
 
 export async function deleteSession(context: AdapterContext, call: ApiCall): Promise<void> {
@@ -45,7 +45,7 @@ export async function deleteSession(context: AdapterContext, call: ApiCall): Pro
   if (!context.sessions.get(id) || !context.sessions.delete(id)) {
     throw new GatewayError('SESSION_ENDED', 'logout with an unknown or expired session id', { text: 'session_ended' });
   }
-  sendNoContent(call.req, call.res);
+  sendNoContent(call.res);
 }
 
 /** username with password, or username with partial_session_id and otp; otp may ride along with the password. */
