@@ -55,7 +55,7 @@ function readRaw(req: IncomingMessage, { maxBytes, timeoutMs }: BodyLimits): Pro
     let size = 0;
     const timer = setTimeout(() => {
       const seconds = Math.round(timeoutMs / 1000);
-      // A client this slow gets the connection closed: waiting for the rest of its body is what it wants.
+      // A client this slow gets the connection closed, not more of our time to finish its body.
       finish(new RequestError('request_timeout', `The request body did not arrive within ${seconds} seconds.`, { Connection: 'close' }));
     }, timeoutMs);
     const onData = (chunk: Buffer): void => {

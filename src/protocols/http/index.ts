@@ -108,7 +108,7 @@ async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['
 }
 
 function errorReply(err: unknown, language: string | undefined): { reply: ErrorReply; headers: Record<string, string> } {
-  if (err instanceof RequestError) return { reply: { ...err.reply, message: err.message, data: {} }, headers: err.headers };
+  if (err instanceof RequestError) return { reply: err.toReply(), headers: err.headers };
   const described = describeError(err, language);
   return { reply: { ...described.http, message: described.message, data: described.data }, headers: {} };
 }
@@ -134,7 +134,7 @@ function answerClientError(logger: Logger, err: NodeJS.ErrnoException, socket: D
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout'
     : 'malformed_request';
   const error = new RequestError(kind, kind === 'request_timeout' ? 'The request did not arrive in time.' : 'The HTTP request is malformed.');
-  const body = JSON.stringify(errorBody({ ...error.reply, message: error.message, data: {} }, randomUUID()));
+  const body = JSON.stringify(errorBody(error.toReply(), randomUUID()));
   socket.end(
     `HTTP/1.1 ${error.reply.status} ${STATUS_CODES[error.reply.status]}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +

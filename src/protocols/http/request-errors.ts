@@ -5,6 +5,7 @@
  * specific error class. The texts are for the developer of a client, in English like Files.com's.
  */
 import type { HttpError } from '../error-map.js';
+import type { ErrorReply } from './replies.js';
 
 const REQUEST_ERRORS = {
   invalid_body: { status: 400, type: 'bad-request/invalid-body', title: 'Invalid Body' },
@@ -33,5 +34,9 @@ export class RequestError extends Error {
     super(message);
     this.name = 'RequestError';
     this.reply = REQUEST_ERRORS[kind];
+  }
+
+  toReply(): ErrorReply {
+    return { ...this.reply, message: this.message, data: {} };
   }
 }
