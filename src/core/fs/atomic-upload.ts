@@ -1,10 +1,11 @@
 /**
  * A Writable that stores an upload. With a temporary path, the file appears under its real name only
  * when the stream ends cleanly (`end()`); destroying it first (client abort, lost socket) removes the
- * temporary file, so nothing that looks complete is left behind.
+ * temporary file, so nothing that looks complete is left behind. 'finish' means stored.
  */
 import { rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import type { CrlfDecoder } from './line-endings.js';
 
 export interface AtomicUploadOptions {
   handle: FileHandle;
@@ -13,6 +14,8 @@ export interface AtomicUploadOptions {
   realPath: string;
   tempPath: string | undefined;
   highWaterMark: number;
+  /** FTP TYPE A: CRLF -> LF before the bytes are stored. */
+  decoder?: CrlfDecoder | undefined;
   onDone: (bytes: number, started: number) => void;
 }
 
@@ -28,17 +31,17 @@ export class AtomicUpload extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.writeAll(chunk).then(() => done(), done);
+    this.store(chunk, done);
   }
 
   override _writev(chunks: { chunk: Buffer }[], done: (error?: Error | null) => void): void {
-    this.writeAll(Buffer.concat(chunks.map((c) => c.chunk))).then(() => done(), done);
+    this.store(Buffer.concat(chunks.map((c) => c.chunk)), done);
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    const { handle, tempPath, realPath } = this.options;
-    handle
-      .close()
+    const { handle, tempPath, realPath, decoder } = this.options;
+    this.writeAll(decoder?.flush() ?? Buffer.alloc(0))
+      .then(() => handle.close())
       .then(() => (tempPath ? rename(tempPath, realPath) : undefined))
       .then(() => {
         this.completed = true;
@@ -55,6 +58,10 @@ export class AtomicUpload extends Writable {
       .catch(() => {})
       .then(() => (tempPath ? unlink(tempPath).catch(() => {}) : undefined))
       .then(() => done(error));
+  }
+
+  private store(chunk: Buffer, done: (error?: Error | null) => void): void {
+    this.writeAll(this.options.decoder?.push(chunk) ?? chunk).then(() => done(), done);
   }
 
   private async writeAll(chunk: Buffer): Promise<void> {

@@ -13,7 +13,7 @@ import { GatewayError, fromErrno } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Session } from '../session.js';
 import { Jail, normalizeVirtualPath } from './jail.js';
-import { CrlfToLf, LfToCrlf } from './line-endings.js';
+import { CrlfDecoder, LfToCrlf } from './line-endings.js';
 import { AtomicUpload } from './atomic-upload.js';
 
 export interface FileInfo {
@@ -150,29 +150,41 @@ export class GuardedFs {
     const writing = Boolean(mode.write || mode.append || mode.create || mode.truncate);
     return this.guard(writing ? 'open-write' : 'open-read', input, async (v) => {
       if (writing) this.assertWritable();
-      const realPath = await this.jail.resolve(v);
       const createMode = attrs.mode !== undefined ? attrs.mode & 0o777 : 0o644;
-      // A fresh whole-file upload goes to a temporary name and appears only when it completes.
-      const atomic = Boolean(mode.write && mode.create && mode.truncate && !mode.read && !mode.append && !mode.exclusive);
-      if (atomic) {
-        await assertNotDirectory(realPath);
-        const tempPath = uploadTempPath(realPath);
-        const handle = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW, createMode);
-        return new GuardedFile(this, handle, v, realPath, tempPath, true);
+      const file = await this.openHandle(v, mode, writing, createMode);
+      // Times sent with OPEN (WinSCP, `put -p`) count as an FSETSTAT: applied at close, if allowed.
+      if (writing && attrs.mtime !== undefined) {
+        await file.setAttributes({ atime: attrs.atime, mtime: attrs.mtime }).catch(async (err: unknown) => {
+          await file.abort();
+          throw err;
+        });
       }
-      let flags = NO_FOLLOW;
-      flags |= mode.read && (mode.write || mode.append) ? constants.O_RDWR : mode.write || mode.append ? constants.O_WRONLY : constants.O_RDONLY;
-      if (mode.append) flags |= constants.O_APPEND;
-      if (mode.create) flags |= constants.O_CREAT;
-      if (mode.truncate) flags |= constants.O_TRUNC;
-      if (mode.exclusive) flags |= constants.O_EXCL;
-      const handle = await open(realPath, flags, createMode);
-      if (!writing && (await handle.stat()).isDirectory()) {
-        await handle.close();
-        throw new GatewayError('IS_A_DIRECTORY', 'open of a directory', { text: 'is_a_directory' });
-      }
-      return new GuardedFile(this, handle, v, realPath, undefined, writing);
+      return file;
     });
+  }
+
+  private async openHandle(v: string, mode: OpenMode, writing: boolean, createMode: number): Promise<GuardedFile> {
+    const realPath = await this.jail.resolve(v);
+    // A fresh whole-file upload goes to a temporary name and appears only when it completes.
+    const atomic = Boolean(mode.write && mode.create && mode.truncate && !mode.read && !mode.append && !mode.exclusive);
+    if (atomic) {
+      await assertNotDirectory(realPath);
+      const tempPath = uploadTempPath(realPath);
+      const handle = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW, createMode);
+      return new GuardedFile(this, handle, v, realPath, tempPath, true);
+    }
+    let flags = NO_FOLLOW;
+    flags |= mode.read && (mode.write || mode.append) ? constants.O_RDWR : mode.write || mode.append ? constants.O_WRONLY : constants.O_RDONLY;
+    if (mode.append) flags |= constants.O_APPEND;
+    if (mode.create) flags |= constants.O_CREAT;
+    if (mode.truncate) flags |= constants.O_TRUNC;
+    if (mode.exclusive) flags |= constants.O_EXCL;
+    const handle = await open(realPath, flags, createMode);
+    if (!writing && (await handle.stat()).isDirectory()) {
+      await handle.close();
+      throw new GatewayError('IS_A_DIRECTORY', 'open of a directory', { text: 'is_a_directory' });
+    }
+    return new GuardedFile(this, handle, v, realPath, undefined, writing);
   }
 
   /** A stream of a file's bytes from `start` (FTP RETR), converted to CRLF for TYPE A unless windows_mode_ftp. */
@@ -212,20 +224,16 @@ export class GuardedFs {
         ? NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT | (options.append ? constants.O_APPEND : 0)
         : NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
       const handle = await open(tempPath ?? realPath, flags, 0o644);
-      const upload = new AtomicUpload({
+      return new AtomicUpload({
         handle,
         position: options.append ? undefined : start,
         realPath,
         tempPath,
         highWaterMark: options.highWaterMark ?? READ_CHUNK,
+        // Converted inside the one stream, so 'finish' still means stored and destroy() still discards.
+        decoder: this.convertsLineEndings(options.ascii) ? new CrlfDecoder() : undefined,
         onDone: (bytes, started) => this.logTransfer('upload', v, bytes, started),
       });
-      if (!this.convertsLineEndings(options.ascii)) return upload;
-      const converter = new CrlfToLf();
-      converter.pipe(upload);
-      upload.once('error', (err) => converter.destroy(err));
-      converter.once('error', (err) => upload.destroy(err));
-      return converter;
     });
   }
 

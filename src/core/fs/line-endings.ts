@@ -23,11 +23,15 @@ export class LfToCrlf extends Transform {
   }
 }
 
-/** Network -> storage: CRLF becomes LF; a lone CR stays. A CR at a chunk's end waits for the next. */
-export class CrlfToLf extends Transform {
+/**
+ * Network -> storage: CRLF becomes LF; a lone CR stays. A CR at a chunk's end is held back until the
+ * next chunk (or the end) shows whether an LF follows. A plain state machine, so an upload stream
+ * can convert inside itself.
+ */
+export class CrlfDecoder {
   private pendingCr = false;
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  push(chunk: Buffer): Buffer {
     const out = Buffer.allocUnsafe(chunk.length + 1);
     let n = 0;
     for (const byte of chunk) {
@@ -35,10 +39,27 @@ export class CrlfToLf extends Transform {
       this.pendingCr = byte === CR;
       if (!this.pendingCr) out[n++] = byte;
     }
-    done(null, out.subarray(0, n));
+    return out.subarray(0, n);
+  }
+
+  /** What is still held back at the end of the input. */
+  flush(): Buffer {
+    const rest = this.pendingCr ? Buffer.from([CR]) : Buffer.alloc(0);
+    this.pendingCr = false;
+    return rest;
+  }
+}
+
+/** CrlfDecoder as a Transform stream. */
+export class CrlfToLf extends Transform {
+  private readonly decoder = new CrlfDecoder();
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    done(null, this.decoder.push(chunk));
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, this.pendingCr ? Buffer.from([CR]) : undefined);
+    const rest = this.decoder.flush();
+    done(null, rest.length > 0 ? rest : undefined);
   }
 }
