@@ -277,14 +277,17 @@ export class GuardedFs {
     });
   }
 
-  /** Creates `linkInput` pointing at `targetInput`; the target must resolve inside the jail. */
+  /**
+   * Creates `linkInput` pointing at `targetInput`; the target must resolve inside the jail. The link
+   * stores the absolute real target: a relative one would point elsewhere, possibly outside the
+   * jail, once the client moves the link (or its directory) up a level.
+   */
   symlink(targetInput: string, linkInput: string): Promise<void> {
     return this.guard('symlink', linkInput, async (linkVirtual) => {
       this.assertWritable();
       const linkReal = await this.jail.resolve(linkVirtual, false);
       const targetVirtual = normalizeVirtualPath(targetInput, path.posix.dirname(linkVirtual));
-      const targetReal = await this.jail.resolve(targetVirtual);
-      await symlink(path.relative(path.dirname(linkReal), targetReal) || '.', linkReal);
+      await symlink(await this.jail.resolve(targetVirtual), linkReal);
     });
   }
 

@@ -6,7 +6,7 @@
  *                         the tests may run as root, and a broken jail must not damage the host)
  * After every test the outside tree, the sibling and the storage root must be exactly as they were.
  */
-import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GuardedFs, normalizeVirtualPath, type GuardedFile } from '../../../../src/core/index.js';
@@ -288,6 +288,26 @@ describe('the jail under attack', () => {
     expect(await readFile(path.join(rootReal, 'sub', 'deep.txt'), 'utf8')).toBe('rewritten\n');
     expect((await lstat(path.join(rootReal, 'link-inside'))).isSymbolicLink()).toBe(true);
     await writeFile(path.join(rootReal, 'sub', 'deep.txt'), 'deep\n');
+  });
+
+  it('keeps a client-made link on its target, inside the jail, when the link or its directory moves', async () => {
+    await fs.mkdir('deep');
+    await fs.mkdir('deep/er');
+    await fs.symlink('/inside.txt', 'deep/er/moving-link');
+    await fs.symlink('../../inside.txt', 'deep/er/staying-link');
+    await fs.rename('deep/er/moving-link', 'moving-link'); // two levels up
+    await fs.rename('deep/er', 'er'); // a directory holding a link, one level up
+    for (const link of ['moving-link', 'er/staying-link']) {
+      expect(await fs.readlink(link), link).toBe('/inside.txt');
+      expect(await readAll(await fs.open(link, { read: true })), link).toBe('inside\n');
+      // What the storage holds must point inside: a link aimed out would hand a racing client a way out.
+      const target = path.resolve(path.dirname(path.join(rootReal, link)), await readlink(path.join(rootReal, link)));
+      expect(target.startsWith(rootReal + path.sep), `${link} -> ${target}`).toBe(true);
+    }
+    await fs.remove('moving-link');
+    await fs.remove('er/staying-link');
+    await fs.rmdir('er');
+    await fs.rmdir('deep');
   });
 
   it('removes an outside link itself, never its target', async () => {
