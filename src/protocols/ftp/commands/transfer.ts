@@ -1,0 +1,176 @@
+/**
+ * Commands that use a data connection: PASV/EPSV, RETR, STOR/APPE/STOU, LIST/NLST/MLSD, and ABOR.
+ * Each opens its file or listing through the core first, so a refusal (read_only, not found) is
+ * answered before any data connection is used.
+ */
+import path from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Socket } from 'node:net';
+import type { Stats } from 'node:fs';
+import { GatewayError, type FileInfo } from '../../../core/index.js';
+import { describeError } from '../../error-map.js';
+import type { FtpControl } from '../control.js';
+import { lsLine, mlsxFacts } from '../listing.js';
+import { FtpReply } from '../reply.js';
+import type { CommandTable, FtpCommand } from './index.js';
+
+/** Streams `source` to the client. */
+function download(control: FtpControl, source: Readable, opening: string): Promise<void> {
+  return control.transferData(source, opening, async (data) => {
+    data.resume(); // read (and drop) anything the client sends, so its close is seen
+    await pipeline(source, data);
+  });
+}
+
+/**
+ * Stores what the client sends. A clean end of the data connection completes the upload, unless
+ * the control connection went away with it (a client that dies closes both at once): then the
+ * upload is abandoned and its temporary file removed.
+ */
+function receive(control: FtpControl, data: Socket, sink: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      data.destroy();
+      sink.destroy();
+      reject(err);
+    };
+    const aborted = (why: string): GatewayError => new GatewayError('TRANSFER_ABORTED', why, { text: 'transfer_aborted' });
+    data.once('error', fail);
+    sink.once('error', fail);
+    data.once('close', () => {
+      if (!data.readableEnded) fail(aborted('data connection closed before its end'));
+    });
+    data.once('end', () =>
+      setImmediate(() => (control.closing ? fail(aborted('control connection closed during the upload')) : sink.end())),
+    );
+    sink.once('finish', () => {
+      settled = true;
+      resolve();
+    });
+    data.pipe(sink, { end: false });
+  });
+}
+
+type StoreMode = 'replace' | 'append' | 'unique';
+
+/** STOU: the given name if free, else the first free `name.N`. */
+async function uniquePath(control: FtpControl, arg: string): Promise<string> {
+  const base = control.files.resolvePath(arg === '' ? 'upload' : arg, control.cwd);
+  for (let n = 0; n < 100; n++) {
+    const candidate = n === 0 ? base : `${base}.${n}`;
+    const exists = await control.files.lstat(candidate).then(
+      () => true,
+      (err: GatewayError) => (err.code === 'NOT_FOUND' ? false : Promise.reject(err)),
+    );
+    if (!exists) return candidate;
+  }
+  throw new FtpReply(553, 'Could not find a unique file name.');
+}
+
+async function store(control: FtpControl, arg: string, mode: StoreMode): Promise<void> {
+  const virtualPath = mode === 'unique' ? await uniquePath(control, arg) : control.path(arg);
+  let sink: Writable;
+  try {
+    sink = await control.files.openWriteStream(virtualPath, {
+      start: control.takeRestOffset(),
+      append: mode === 'append',
+      ascii: control.ascii,
+    });
+  } catch (err) {
+    // RFC 959 answers a file name that is not allowed on STOR with 553.
+    if (err instanceof GatewayError && err.code === 'BAD_PATH') throw new FtpReply(553, describeError(err, control.lang).message);
+    throw err;
+  }
+  const opening = mode === 'unique' ? `FILE: ${path.posix.basename(virtualPath)}` : 'Ready to receive data.';
+  await control.transferData(sink, opening, (data) => receive(control, data, sink));
+}
+
+type ListFormat = 'ls' | 'names' | 'mlsd';
+
+/** What a listing shows for an entry: a symlink inside the jail as what it points to, so clients can follow it. */
+async function shownStats(control: FtpControl, virtualPath: string, stats: Stats): Promise<Stats> {
+  if (!stats.isSymbolicLink()) return stats;
+  return control.files.stat(virtualPath).catch(() => stats);
+}
+
+/** The lines of a listing (the core applies the jail and the max_dir_listing_size cap). */
+export async function listingLines(control: FtpControl, virtualPath: string, format: ListFormat): Promise<string[]> {
+  const files = control.files;
+  const stats = await files.stat(virtualPath);
+  let entries: FileInfo[];
+  if (stats.isDirectory()) entries = await files.list(virtualPath);
+  else if (format === 'mlsd') throw new GatewayError('NOT_A_DIRECTORY', 'MLSD of a file', { text: 'not_a_directory' });
+  else entries = [{ name: path.posix.basename(virtualPath), stats }];
+  const canWrite = control.mayWrite;
+  const now = Date.now();
+  return Promise.all(
+    entries.map(async ({ name, stats: own }) => {
+      if (format === 'names') return name;
+      const shown = await shownStats(control, path.posix.join(virtualPath, name), own);
+      return format === 'ls' ? lsLine(name, shown, now) : `${mlsxFacts(shown, canWrite)} ${name}`;
+    }),
+  );
+}
+
+/** LIST/NLST take `ls` options (`LIST -la`) some clients send; they are ignored, as vsftpd does. */
+function withoutListOptions(arg: string): string {
+  return arg.replace(/^(-[a-zA-Z]+\s*)+/, '');
+}
+
+function listing(format: ListFormat): FtpCommand {
+  return {
+    async run(control, arg) {
+      const target = format === 'mlsd' ? arg : withoutListOptions(arg);
+      const lines = await listingLines(control, control.path(target === '' ? '.' : target), format);
+      const text = lines.map((line) => `${line}\r\n`).join('');
+      await download(control, Readable.from([Buffer.from(text, 'utf8')]), 'Here comes the directory listing.');
+    },
+  };
+}
+
+export const transferCommands: CommandTable = {
+  PASV: {
+    async run(control) {
+      const address = await control.passiveAddress();
+      const port = await control.offerPassive();
+      control.reply(227, `Entering Passive Mode (${address.replace(/\./g, ',')},${port >> 8},${port & 255}).`);
+    },
+  },
+
+  EPSV: {
+    async run(control, arg) {
+      const protocol = arg.trim().toUpperCase();
+      if (protocol === 'ALL') return control.reply(200, 'EPSV ALL accepted.');
+      if (protocol !== '' && protocol !== '1' && protocol !== '2') throw new FtpReply(522, 'Network protocol not supported, use (1,2).');
+      const port = await control.offerPassive();
+      control.reply(229, `Entering Extended Passive Mode (|||${port}|).`);
+    },
+  },
+
+  RETR: {
+    async run(control, arg) {
+      const source = await control.files.openReadStream(control.path(arg), { start: control.takeRestOffset(), ascii: control.ascii });
+      await download(control, source, 'Opening data connection.');
+    },
+  },
+
+  STOR: { run: (control, arg) => store(control, arg, 'replace') },
+  APPE: { run: (control, arg) => store(control, arg, 'append') },
+  STOU: { run: (control, arg) => store(control, arg, 'unique') },
+
+  LIST: listing('ls'),
+  NLST: listing('names'),
+  MLSD: listing('mlsd'),
+
+  ABOR: {
+    // With a transfer running, ABOR is taken out of the queue (control.ts); here none is.
+    run(control) {
+      control.withdrawPassive();
+      control.reply(225, 'No transfer to abort.');
+    },
+  },
+};
