@@ -82,6 +82,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   private readonly live = new Map<string, LiveSession>();
   private readonly partials = new Map<string, PartialLogin>();
   private readonly recentFailures = new Map<string, number>();
+  /** The last queued login attempt per username (see oneAtATime). */
+  private readonly attempts = new Map<string, Promise<void>>();
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly idleMs: number;
@@ -107,7 +109,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       ...describeTransport(request.transport),
     };
     try {
-      const session = await this.login(request);
+      const session = await this.oneAtATime(request.username, () => this.login(request));
       this.logger.info({ ...audit, outcome: 'success', session: session.ref }, 'login succeeded');
       return session;
     } catch (err) {
@@ -178,16 +180,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return user !== undefined && hasPublicKey(user, key);
   }
 
-  /**
-   * Whether `key` is one of the user's authorized keys. Answers SSH public-key probes (RFC 4252
-   * §7: a client asks before it signs) without logging in or counting a failure, so a client that
-   * offers several agent keys is not pushed toward a lockout by the ones that do not match.
-   */
-  async acceptsPublicKey(username: string, key: { type: string; blob: Buffer }): Promise<boolean> {
-    const user = await this.options.users.findUser(username);
-    return user !== undefined && hasPublicKey(user, key);
-  }
-
   /** Re-checks a live session's transport (after an SSH re-key); throws WEAK_CRYPTO if now forbidden. */
   recheckTransport(session: Session, transport: Transport): void {
     checkTransport(session, transport);
@@ -197,6 +189,20 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   close(): void {
     clearInterval(this.idleTimer);
     for (const id of [...this.live.keys()]) this.delete(id, 'SHUTTING_DOWN');
+  }
+
+  /**
+   * Runs the attempts for one username one after another. In parallel, every guess of a burst would
+   * pass the throttle check before the first failure is recorded: the lockout would not hold.
+   */
+  private oneAtATime<T>(username: string, attempt: () => Promise<T>): Promise<T> {
+    const result = (this.attempts.get(username) ?? Promise.resolve()).then(attempt);
+    const settled = result.then(() => {}, () => {});
+    this.attempts.set(username, settled);
+    void settled.then(() => {
+      if (this.attempts.get(username) === settled) this.attempts.delete(username);
+    });
+    return result;
   }
 
   private async login(request: LoginRequest): Promise<Session> {

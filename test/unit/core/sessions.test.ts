@@ -220,6 +220,20 @@ describe('TOTP second factor', () => {
     await expectGatewayError(login({ username: 'tom', password: 'tom-pw', otp }), 'CODE_INCORRECT');
   });
 
+  it('lets only one of two parallel completions use a partial_session_id or a code', async () => {
+    const { login, code, clock } = setup();
+    const required = await expectGatewayError(login({ username: 'tom', password: 'tom-pw' }), 'CODE_REQUIRED');
+    const partial_session_id = required.data.partial_session_id as string;
+    const otp = code();
+    const viaPartial = await Promise.allSettled([1, 2].map(() => login({ username: 'tom', partial_session_id, otp })));
+    expect(viaPartial.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+
+    clock.advance(30_000);
+    const fresh = code();
+    const viaPassword = await Promise.allSettled([1, 2].map(() => login({ username: 'tom', password: 'tom-pw', otp: fresh })));
+    expect(viaPassword.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
   it('never lets a TOTP user in on the password alone, whatever the protocol', async () => {
     const { login } = setup();
     for (const protocol of ['sftp', 'ftp', 'http', 'library'] as const) {

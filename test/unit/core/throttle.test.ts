@@ -136,6 +136,15 @@ describe('lockout through the login pipeline', () => {
     expect((await login('alice', 'right')).username).toBe('alice');
   });
 
+  it('gives a burst of parallel guesses no more tries than maxFailures', async () => {
+    const { login } = pipeline();
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => login('alice', 'wrong')));
+    const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'LOGGED_IN'));
+    expect(codes.filter((c) => c === 'AUTH_FAILED')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'LOCKED_OUT')).toHaveLength(9);
+    await expectGatewayError(login('alice', 'right'), 'LOCKED_OUT');
+  });
+
   it('rate-limits a source that tries many usernames', async () => {
     const { login } = pipeline();
     for (let i = 0; i < 10; i++) await expectGatewayError(login(`guess${i}`, 'wrong'), 'AUTH_FAILED');
