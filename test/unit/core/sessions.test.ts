@@ -132,6 +132,19 @@ describe('password and public key', () => {
   });
 });
 
+describe('public key probes (acceptsPublicKey)', () => {
+  it('answers whether a key is listed, without counting a failure', async () => {
+    const { sessions, login } = setup({ maxFailures: 1 });
+    expect(await sessions.acceptsPublicKey('alice', { type: 'ssh-ed25519', blob: aliceKey.blob })).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      expect(await sessions.acceptsPublicKey('alice', { type: 'ssh-ed25519', blob: otherKey.blob })).toBe(false);
+    }
+    expect(await sessions.acceptsPublicKey('mallory', { type: 'ssh-ed25519', blob: aliceKey.blob })).toBe(false);
+    expect(sessions.list()).toEqual([]);
+    await login({ username: 'alice', password: 'alice-pw' });
+  });
+});
+
 describe('TOTP second factor', () => {
   it('answers the password alone with CODE_REQUIRED and a fresh partial_session_id', async () => {
     const { login } = setup();
