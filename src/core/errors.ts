@@ -47,6 +47,11 @@ export class GatewayError extends Error {
   readonly text: MessageKey | undefined;
   readonly params: MessageParams;
   readonly data: Record<string, unknown>;
+  /**
+   * The language a client should read this in, when the core knows it: the login request's choice,
+   * else (once the credentials checked out) the user's own. Adapters' explicit choice comes first.
+   */
+  language: string | undefined;
 
   constructor(code: ErrorCode, message?: string, options: GatewayErrorOptions = {}) {
     super(message ?? code, options.cause === undefined ? undefined : { cause: options.cause });

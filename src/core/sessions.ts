@@ -114,6 +114,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       return session;
     } catch (err) {
       const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', String(err), { cause: err });
+      if (request.language) error.language = request.language;
       this.logger.warn({ ...audit, outcome: 'failure', reason: error.code, detail: error.message }, 'login refused');
       throw error;
     }
@@ -226,26 +227,32 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       code ??= checked.appendedCode;
     }
 
-    if (user.totp_secret && request.partial_session_id === undefined && code === undefined) {
-      throw this.codeRequired(user, request);
-    }
-    if (user.totp_secret && !this.totp.verify(user.username, user.totp_secret, code ?? '')) {
-      this.recordFailure(request);
-      throw new GatewayError('CODE_INCORRECT', 'wrong or replayed one-time code', { text: 'code_incorrect' });
-    }
+    // Past the password (or key) the user is known: refusals may speak the user's language.
+    try {
+      if (user.totp_secret && request.partial_session_id === undefined && code === undefined) {
+        throw this.codeRequired(user, request);
+      }
+      if (user.totp_secret && !this.totp.verify(user.username, user.totp_secret, code ?? '')) {
+        this.recordFailure(request);
+        throw new GatewayError('CODE_INCORRECT', 'wrong or replayed one-time code', { text: 'code_incorrect' });
+      }
 
-    if (user.two_factor_setup_needed) {
-      const methods = allowed2faMethods(user);
-      throw new GatewayError('SETUP_2FA_REQUIRED', '2FA setup needed', {
-        text: 'setup_2fa_required',
-        params: { methods: methods.join(', ') || 'none' },
-        data: { two_factor_authentication_methods: methods },
-      });
-    }
+      if (user.two_factor_setup_needed) {
+        const methods = allowed2faMethods(user);
+        throw new GatewayError('SETUP_2FA_REQUIRED', '2FA setup needed', {
+          text: 'setup_2fa_required',
+          params: { methods: methods.join(', ') || 'none' },
+          data: { two_factor_authentication_methods: methods },
+        });
+      }
 
-    checkTransport(user, request.transport);
-    this.throttle.recordSuccess(username);
-    return this.store(user, request);
+      checkTransport(user, request.transport);
+      this.throttle.recordSuccess(username);
+      return this.store(user, request);
+    } catch (err) {
+      if (err instanceof GatewayError) err.language ??= user.language;
+      throw err;
+    }
   }
 
   /** Password or public key; unknown users cost the same as known ones. */

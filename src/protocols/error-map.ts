@@ -71,14 +71,17 @@ export interface DescribedError extends ErrorReply {
   data: Record<string, unknown>;
 }
 
-/** Everything an adapter needs to answer `err` in `language`. Unknown errors become INTERNAL. */
+/**
+ * Everything an adapter needs to answer `err` in `language` (else the language the core attached to
+ * the error, else English). Unknown errors become INTERNAL.
+ */
 export function describeError(err: unknown, language?: string): DescribedError {
   const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', String(err), { cause: err });
   const reply = ERROR_MAP[error.code];
   return {
     ...reply,
     code: error.code,
-    message: translate(language, error.text ?? reply.text, error.params),
+    message: translate(language ?? error.language, error.text ?? reply.text, error.params),
     data: error.data,
   };
 }
