@@ -1,0 +1,186 @@
+/**
+ * Log out ends connections on every protocol; localised replies; the audit trail. Real servers on
+ * 127.0.0.1, the ssh2 client, basic-ftp and plain fetch against the HTTP API.
+ */
+import { Writable } from 'node:stream';
+import { Client as FtpClient } from 'basic-ftp';
+import { pino } from 'pino';
+import { Client as SshClient, type SFTPWrapper } from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+
+const PASSWORD = 'lifecycle pw';
+
+/** Captures the gateway's pino events in memory. */
+function memoryLogger(): { logger: pino.Logger; events: Record<string, unknown>[] } {
+  const events: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) events.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), events };
+}
+
+async function sshConnect(gw: TestGateway, username: string): Promise<{ ssh: SshClient; sftp: SFTPWrapper; closed: Promise<number> }> {
+  const ssh = new SshClient();
+  const closed = new Promise<number>((resolve) => ssh.once('close', () => resolve(Date.now())));
+  await new Promise<void>((resolve, reject) => {
+    ssh.once('ready', resolve).once('error', reject);
+    ssh.connect({ host: '127.0.0.1', port: gw.gateway.addresses.sftp!.port, username, password: PASSWORD, readyTimeout: 10_000 });
+  });
+  ssh.on('error', () => {}); // the server's disconnect may surface as an error event
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => ssh.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  return { ssh, sftp, closed };
+}
+
+async function ftpConnect(gw: TestGateway, username: string): Promise<FtpClient> {
+  const ftp = new FtpClient(10_000);
+  await ftp.access({ host: '127.0.0.1', port: gw.gateway.addresses.ftp!.port, user: username, password: PASSWORD });
+  return ftp;
+}
+
+/**
+ * Resolves with the time a basic-ftp client's control connection is closed, and the last reply it
+ * received. (basic-ftp removes its socket's listeners when it closes, so poll its own flag.)
+ */
+function ftpClosed(ftp: FtpClient): Promise<{ at: number; reply: string }> {
+  let reply = '';
+  ftp.ftp.socket.on('data', (chunk: Buffer) => (reply = chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 5000;
+    const timer = setInterval(() => {
+      if (ftp.closed) resolve({ at: Date.now(), reply });
+      else if (Date.now() > deadline) reject(new Error('FTP connection still open after 5 s'));
+      else return;
+      clearInterval(timer);
+    }, 10);
+  });
+}
+
+const sessionOf = (gw: TestGateway, username: string, protocol: string) =>
+  gw.gateway.sessions.list().find((s) => s.username === username && s.origin.protocol === protocol);
+
+describe('session lifecycle across protocols', () => {
+  let gw: TestGateway;
+  const { logger, events } = memoryLogger();
+
+  beforeAll(async () => {
+    gw = await startGateway(
+      {
+        sftp: { host: '127.0.0.1', port: 0 },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: [32100, 32149] },
+        http: { host: '127.0.0.1', port: 0 },
+        users: await Promise.all([user('lena', PASSWORD), user('dieter', PASSWORD, { language: 'de', read_only: true })]),
+      },
+      { logger },
+    );
+  });
+  afterAll(() => gw?.close());
+
+  it('gateway.sessions.delete ends an SFTP and an FTP connection within 1 s; a new login works', async () => {
+    const sftpClient = await sshConnect(gw, 'lena');
+    const ftp = await ftpConnect(gw, 'lena');
+    const ftpGone = ftpClosed(ftp);
+    const sftpSession = sessionOf(gw, 'lena', 'sftp')!;
+    const ftpSession = sessionOf(gw, 'lena', 'ftp')!;
+    expect(sftpSession).toBeDefined();
+    expect(ftpSession).toBeDefined();
+
+    const started = Date.now();
+    expect(gw.gateway.sessions.delete(sftpSession.id)).toBe(true);
+    expect(gw.gateway.sessions.delete(ftpSession.id)).toBe(true);
+    expect((await sftpClient.closed) - started).toBeLessThan(1000);
+    const ftpEnd = await ftpGone;
+    expect(ftpEnd.at - started).toBeLessThan(1000);
+    expect(ftpEnd.reply).toMatch(/^421 /);
+
+    const again = await sshConnect(gw, 'lena');
+    again.ssh.end();
+    const ftpAgain = await ftpConnect(gw, 'lena');
+    expect(await ftpAgain.pwd()).toBe('/');
+    ftpAgain.close();
+  });
+
+  it('an SFTP or FTP session ends when its connection closes', async () => {
+    const { ssh, closed } = await sshConnect(gw, 'lena');
+    expect(sessionOf(gw, 'lena', 'sftp')).toBeDefined();
+    ssh.end();
+    await closed;
+    await expect.poll(() => sessionOf(gw, 'lena', 'sftp'), { timeout: 2000 }).toBeUndefined();
+    const ftp = await ftpConnect(gw, 'lena');
+    expect(sessionOf(gw, 'lena', 'ftp')).toBeDefined();
+    ftp.close();
+    await expect.poll(() => sessionOf(gw, 'lena', 'ftp'), { timeout: 2000 }).toBeUndefined();
+  });
+
+  it('HTTP DELETE /api/rest/v1/sessions ends that session and its connections', async () => {
+    const base = `http://127.0.0.1:${gw.gateway.addresses.http!.port}/api/rest/v1/sessions`;
+    const login = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lena', password: PASSWORD }),
+    });
+    expect(login.status).toBe(201);
+    const { id } = (await login.json()) as { id: string };
+    // Attach a live connection under the HTTP session the way an adapter does.
+    let endedWith = '';
+    gw.gateway.sessions.attach(id, { end: (reason) => (endedWith = reason.code) });
+    const started = Date.now();
+    const logout = await fetch(base, { method: 'DELETE', headers: { 'X-FilesAPI-Auth': id } });
+    expect(logout.status).toBe(204);
+    expect(endedWith).toBe('SESSION_ENDED');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(gw.gateway.sessions.get(id)).toBeUndefined();
+  });
+
+  it('speaks German to a language "de" user over SFTP and FTP', async () => {
+    const { ssh, sftp } = await sshConnect(gw, 'dieter');
+    const sftpError = await new Promise<Error & { code?: number }>((resolve) =>
+      sftp.mkdir('/neu', (err) => resolve(err as Error & { code?: number })),
+    );
+    expect(sftpError.code).toBe(3);
+    expect(sftpError.message).toContain('Zugriff verweigert: diese Sitzung ist schreibgeschützt.');
+    ssh.end();
+
+    const ftp = await ftpConnect(gw, 'dieter');
+    const ftpError = await ftp.send('MKD /neu').then(() => undefined, (err: Error) => err);
+    expect(ftpError?.message).toMatch(/^550 .*Zugriff verweigert: diese Sitzung ist schreibgeschützt\./);
+    const feat = await ftp.send('FEAT');
+    expect(feat.message).toMatch(/LANG .*de/);
+    await ftp.send('LANG fr');
+    const french = await ftp.send('DELE /x').then(() => undefined, (err: Error) => err);
+    expect(french?.message).toMatch(/^550 .*Permission refusée : cette session est en lecture seule\./);
+    ftp.close();
+  });
+
+  it('writes an audit event per login, logout, denial and transfer, with no secrets', async () => {
+    const before = events.length;
+    const { ssh, sftp } = await sshConnect(gw, 'lena');
+    await new Promise<void>((resolve, reject) => sftp.writeFile('/audit.txt', 'twelve bytes', (err) => (err ? reject(err) : resolve())));
+    ssh.end();
+    await expect(ftpConnect(gw, 'lena-nobody')).rejects.toThrow();
+    const ftp = await ftpConnect(gw, 'dieter');
+    await ftp.send('DELE /nothing').catch(() => undefined);
+    await ftp.downloadTo(new Writable({ write: (_c, _e, done) => done() }), '/missing').catch(() => undefined);
+    ftp.close();
+    await expect.poll(() => events.slice(before).filter((e) => e.event === 'logout').length, { timeout: 2000 }).toBeGreaterThanOrEqual(2);
+
+    const mine = events.slice(before);
+    const sshLogin = mine.find((e) => e.event === 'login' && e.outcome === 'success' && e.protocol === 'sftp');
+    expect(sshLogin).toMatchObject({ username: 'lena', remote: '127.0.0.1' });
+    expect(sshLogin?.ssh).toMatchObject({ kex: expect.any(String), cs: { cipher: expect.any(String) } });
+    expect(mine.find((e) => e.event === 'login' && e.outcome === 'failure' && e.protocol === 'ftp')).toMatchObject({
+      username: 'lena-nobody',
+      reason: 'AUTH_FAILED',
+      tls: 'none',
+    });
+    expect(mine.find((e) => e.event === 'transfer')).toMatchObject({ direction: 'upload', path: '/audit.txt', bytes: 12 });
+    expect(mine.find((e) => e.event === 'transfer')?.duration_ms).toEqual(expect.any(Number));
+    expect(mine.find((e) => e.event === 'denied')).toMatchObject({ op: 'remove', path: '/nothing', reason: 'PERMISSION_DENIED' });
+    const text = JSON.stringify(mine);
+    expect(text).not.toContain(PASSWORD);
+    for (const session of gw.gateway.sessions.list()) expect(text).not.toContain(session.id);
+  });
+});
