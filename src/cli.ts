@@ -15,7 +15,8 @@ const HELP = `filegate — one session core in front of SFTP and FTP/FTPS
 
 Usage:
   filegate serve --config FILE   start the servers the config file describes
-  filegate serve --example       start the example: SFTP on 127.0.0.1:2222, storage ./data,
+  filegate serve --example       start the example: SFTP on 127.0.0.1:2222, FTP/FTPS on 2121
+                                 (implicit FTPS 2990), the session API on 8080, storage ./data,
                                  a demo user whose password is printed at start
   filegate hash-password         read a password on stdin, print its scrypt hash (for password_hash)
   filegate totp-secret           print a new TOTP secret (for totp_secret) and its otpauth:// URI
@@ -96,12 +97,16 @@ async function exampleConfig(): Promise<GatewayConfig> {
     certsDir: './certs',
     users: [{ username: 'demo', password_hash: await hashPassword(password), root_path: 'demo' }],
     sftp: { host: '127.0.0.1', port: 2222 },
+    ftp: { host: '127.0.0.1', port: 2121, passivePorts: [30000, 30100], implicitTlsPort: 2990 },
+    http: { host: '127.0.0.1', port: 8080 },
   };
   process.stderr.write(
     [
       '',
       '  filegate example server',
       '  SFTP  sftp -P 2222 demo@127.0.0.1',
+      '  FTP   lftp -u demo ftp://127.0.0.1:2121      (explicit FTPS: AUTH TLS; implicit FTPS: port 2990)',
+      '  HTTP  POST http://127.0.0.1:8080/api/rest/v1/sessions   (Files.com session API)',
       `  user  demo    password  ${password}`,
       '  files ./data/demo     keys ./certs',
       '',
