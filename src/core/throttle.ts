@@ -30,6 +30,9 @@ interface Counter {
 }
 
 const MAX_TRACKED = 100_000;
+/** No real username is longer (users.ts); longer attempts share a key instead of costing memory. */
+const MAX_USERNAME_KEY = 128;
+const userKey = (username: string): string => username.slice(0, MAX_USERNAME_KEY);
 
 class FailureTable {
   private readonly entries = new Map<string, Counter>();
@@ -98,17 +101,17 @@ export class LoginThrottle {
     const now = this.now();
     const sourceUntil = this.sources.lockedUntil(source, now);
     if (sourceUntil !== undefined) return { scope: 'source', until: sourceUntil };
-    const userUntil = this.users.lockedUntil(username, now);
+    const userUntil = this.users.lockedUntil(userKey(username), now);
     return userUntil === undefined ? undefined : { scope: 'user', until: userUntil };
   }
 
   recordFailure(username: string, source: string): void {
     const now = this.now();
-    this.users.fail(username, now);
+    this.users.fail(userKey(username), now);
     this.sources.fail(source, now);
   }
 
   recordSuccess(username: string): void {
-    this.users.clear(username);
+    this.users.clear(userKey(username));
   }
 }
