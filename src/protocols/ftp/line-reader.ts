@@ -19,6 +19,8 @@ export class LineReader {
   private parts: Buffer[] = [];
   private buffered = 0;
   private skipping = false;
+  /** Bumped by clear(): the rest of the chunk being split is dropped too. */
+  private generation = 0;
 
   constructor(
     private readonly maxLength: number,
@@ -26,6 +28,7 @@ export class LineReader {
   ) {}
 
   push(chunk: Buffer): void {
+    const generation = this.generation;
     let start = 0;
     for (;;) {
       const end = chunk.indexOf(LF, start);
@@ -40,14 +43,20 @@ export class LineReader {
         continue;
       }
       const line = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]);
-      this.clear();
+      this.forget();
       if (line.length > this.maxLength) this.sink.tooLong();
       else this.sink.line(stripLineEnd(line));
+      if (this.generation !== generation) return;
     }
   }
 
   /** Forgets buffered input (after AUTH TLS, plaintext that followed the command must not run). */
   clear(): void {
+    this.generation++;
+    this.forget();
+  }
+
+  private forget(): void {
     this.parts = [];
     this.buffered = 0;
   }
@@ -56,7 +65,7 @@ export class LineReader {
     if (this.skipping || rest.length === 0) return;
     this.buffered += rest.length;
     if (this.buffered > this.maxLength) {
-      this.clear();
+      this.forget();
       this.skipping = true;
       this.sink.tooLong();
       return;
