@@ -4,9 +4,21 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 
 const GENERATED = [
-  { file: 'ssh_host_ed25519_key', generate: () => ssh2.utils.generateKeyPairSync('ed25519') },
-  { file: 'ssh_host_rsa_key', generate: () => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072 }) },
+  { file: 'ssh_host_ed25519_key', generate: () => usableKeyPair(() => ssh2.utils.generateKeyPairSync('ed25519')) },
+  { file: 'ssh_host_rsa_key', generate: () => usableKeyPair(() => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072 })) },
 ];
+
+/**
+ * ssh2 1.17's generator drops a leading zero byte of an ed25519 key (about 1 key in 500), and then
+ * cannot parse its own output: such a key would stop the server from starting. Generate again.
+ */
+function usableKeyPair(generate: () => { private: string; public: string }): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = generate();
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error('could not generate a usable SSH host key');
+}
 
 /** Private host keys (PEM/OpenSSH text) for the SFTP server. */
 export async function loadOrCreateHostKeys(configured: string[], certsDir: string): Promise<Buffer[]> {

@@ -9,6 +9,7 @@ import { GatewayError, type FileInfo, type GuardedFile, type GuardedFs, type Log
 import { describeError } from '../error-map.js';
 import { longName, toAttributeChange, toOpenMode, toWireAttributes, type WireAttributes } from './attributes.js';
 import { HandleOrder } from './handle-order.js';
+import { ReadAhead } from './read-ahead.js';
 
 const { STATUS_CODE } = ssh2.utils.sftp;
 
@@ -18,11 +19,13 @@ const MAX_READ = 255 * 1024;
 const READDIR_BATCH = 128;
 /** Open handles per channel (bounded resources). */
 const MAX_HANDLES = 256;
+/** Handles per channel that get read-ahead (two 256 KiB blocks each, beyond what requests hold). */
+const MAX_READ_AHEAD_HANDLES = 16;
 /** REALPATH and READLINK replies carry no attributes (ATTRS flags 0). */
 const NO_ATTRIBUTES = {} as Attributes;
 
 type OpenHandle =
-  | { kind: 'file'; file: GuardedFile; order: HandleOrder }
+  | { kind: 'file'; file: GuardedFile; order: HandleOrder; reader: ReadAhead | undefined }
   | { kind: 'dir'; path: string; entries: FileInfo[]; next: number };
 
 export class SftpChannel {
@@ -33,6 +36,8 @@ export class SftpChannel {
     private readonly sftp: SFTPWrapper,
     private readonly fs: GuardedFs,
     private readonly logger: Logger,
+    /** Lets the replies of this event-loop turn leave in one socket write. */
+    private readonly coalesceReplies: () => void,
   ) {
     this.listen();
     // OpenSSH's client waits for our side of the channel to close before it exits.
@@ -51,14 +56,16 @@ export class SftpChannel {
           await file.abort();
           throw err;
         });
-        sftp.handle(id, this.addHandle({ kind: 'file', file, order: new HandleOrder() }));
+        const reader = file.writable || this.readAheadHandles() >= MAX_READ_AHEAD_HANDLES ? undefined : new ReadAhead(file);
+        sftp.handle(id, this.addHandle({ kind: 'file', file, order: new HandleOrder(), reader }));
       }),
     );
     sftp.on('READ', (id, handle, offset, length) =>
       this.serve(id, 'read', async () => {
-        const { file, order } = this.file(handle);
+        const { file, order, reader } = this.file(handle);
         const want = Math.min(length, MAX_READ);
-        const data = await order.run('read', offset, want, () => file.read(want, offset));
+        const data = await order.run('read', offset, want, () => (reader ? reader.read(want, offset) : file.read(want, offset)));
+        this.coalesceReplies();
         if (data.length === 0) sftp.status(id, STATUS_CODE.EOF);
         else sftp.data(id, data);
       }),
@@ -67,6 +74,7 @@ export class SftpChannel {
       this.serve(id, 'write', async () => {
         const { file, order } = this.file(handle);
         await order.run('write', offset, data.length, () => file.write(data, offset));
+        this.coalesceReplies();
         sftp.status(id, STATUS_CODE.OK);
       }),
     );
@@ -81,7 +89,10 @@ export class SftpChannel {
       this.serve(id, 'fsetstat', async () => {
         const open = this.lookup(handle);
         const change = toAttributeChange(attrs);
-        if (open.kind === 'file') await open.order.run('barrier', 0, Infinity, () => open.file.setAttributes(change));
+        if (open.kind === 'file') {
+          open.reader?.invalidate();
+          await open.order.run('barrier', 0, Infinity, () => open.file.setAttributes(change));
+        }
         else await fs.setAttributes(open.path, change);
         sftp.status(id, STATUS_CODE.OK);
       }),
@@ -168,6 +179,12 @@ export class SftpChannel {
     const handle = Buffer.allocUnsafe(4);
     handle.writeUInt32BE(handleId, 0);
     return handle;
+  }
+
+  private readAheadHandles(): number {
+    let count = 0;
+    for (const open of this.handles.values()) if (open.kind === 'file' && open.reader) count++;
+    return count;
   }
 
   private assertHandleRoom(): void {

@@ -1,0 +1,71 @@
+/** Pieces every throughput benchmark needs: test data, checksums, statistics, throwaway peers. */
+import type { ChildProcess } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, statfs } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+
+/**
+ * Where the benchmark's files live: RAM (/dev/shm) when it has room for `bytesNeeded`, so that the
+ * servers are measured rather than the disk's write-back; BENCH_DIR overrides.
+ */
+export async function benchRoot(bytesNeeded: number): Promise<string> {
+  if (process.env.BENCH_DIR) return process.env.BENCH_DIR;
+  const shm = await statfs('/dev/shm').catch(() => undefined);
+  return shm && shm.bavail * shm.bsize > bytesNeeded ? '/dev/shm' : tmpdir();
+}
+
+export async function writeRandomFile(file: string, size: number): Promise<void> {
+  const handle = await open(file, 'w', 0o644);
+  try {
+    const chunk = Buffer.alloc(4 * 1024 * 1024);
+    for (let written = 0; written < size; written += chunk.length) {
+      randomFillSync(chunk);
+      await handle.write(chunk, 0, Math.min(chunk.length, size - written));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function expectHash(file: string, expected: string, what: string): Promise<void> {
+  const actual = await sha256(file);
+  if (actual !== expected) throw new Error(`${what}: SHA-256 mismatch (${actual} != ${expected})`);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** "median (best)" of a series of rates, padded for a table. */
+export function medianAndBest(values: number[]): string {
+  return `${median(values).toFixed(0).padStart(5)} (${Math.max(...values).toFixed(0).padStart(5)})`;
+}
+
+/** A loopback port that was free a moment ago (for peers that cannot be told to pick one). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves when the process has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,142 @@
+/**
+ * SFTP test clients: the ssh2 client (every SFTP request by hand, status codes visible) and the
+ * OpenSSH `sftp` command line (sshpass for passwords, SSH_ASKPASS for a second prompt, `-i` keys).
+ */
+import { execFile } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, type Algorithms, type SFTPWrapper } from 'ssh2';
+
+export interface SshLogin {
+  username: string;
+  password?: string;
+  /** Answer to an "Authentication code" keyboard-interactive prompt. */
+  otp?: string;
+  privateKey?: Buffer | string;
+  /** false: the password method only (no keyboard-interactive). */
+  tryKeyboard?: boolean;
+  algorithms?: Algorithms;
+}
+
+export interface SshSession {
+  client: Client;
+  sftp: SFTPWrapper;
+  /** Auth banners the server sent (refusal texts). */
+  banners: string[];
+  /** Resolves when the connection has closed. */
+  closed: Promise<void>;
+  end(): void;
+}
+
+/** A login that failed: the client error plus any banners the server sent before refusing. */
+export class LoginFailed extends Error {
+  constructor(
+    error: Error,
+    readonly banners: string[],
+  ) {
+    super(`login failed: ${error.message}; banners: ${JSON.stringify(banners)}`, { cause: error });
+  }
+}
+
+/** Logs in and opens the SFTP subsystem; rejects with LoginFailed when the server refuses. */
+export async function sshLogin(port: number, login: SshLogin): Promise<SshSession> {
+  const client = new Client();
+  const banners: string[] = [];
+  client.on('banner', (text) => banners.push(text));
+  client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) =>
+    finish(prompts.map((p) => (/code/i.test(p.prompt) ? (login.otp ?? '') : (login.password ?? '')))),
+  );
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', (err) => reject(new LoginFailed(err, banners)));
+    client.connect({
+      host: '127.0.0.1',
+      port,
+      username: login.username,
+      password: login.password,
+      privateKey: login.privateKey,
+      tryKeyboard: login.tryKeyboard ?? true,
+      algorithms: login.algorithms,
+      readyTimeout: 10_000,
+    });
+  });
+  client.on('error', () => {}); // a later disconnect (logout, idle) is what some tests wait for
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  return { client, sftp, banners, closed, end: () => client.end() };
+}
+
+type Callback<T> = (err: Error | null | undefined, value?: T) => void;
+
+/** Promisifies one ssh2 callback call: `await call<Stats>((cb) => sftp.stat('/x', cb))`. */
+export function call<T = void>(run: (done: Callback<T>) => void): Promise<T> {
+  return new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+/** The SFTP status code of a failed request (ssh2 puts it on `err.code`). */
+export async function statusOf(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    const e = err as Error & { code?: number };
+    return { code: e.code ?? -1, message: e.message };
+  }
+  throw new Error('expected the SFTP request to fail');
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+
+export interface CliLogin {
+  username: string;
+  password?: string;
+  /** With a password: answered through SSH_ASKPASS (both prompts) instead of sshpass. */
+  otp?: string;
+  identity?: string;
+  /** Extra `sftp` arguments, e.g. ['-c', 'aes128-cbc'] or ['-p'] style options. */
+  args?: string[];
+  /** A directory for the askpass script. */
+  workDir: string;
+}
+
+/** Runs OpenSSH `sftp -b -` with `commands` on stdin; never hangs longer than `timeoutMs`. */
+export async function runSftpCli(port: number, login: CliLogin, commands: string[], timeoutMs = 20_000): Promise<CliResult> {
+  const sftpArgs = ['-b', '-', '-P', String(port), ...SSH_OPTIONS, '-o', 'NumberOfPasswordPrompts=1', ...(login.args ?? [])];
+  const env = { ...process.env };
+  let command = 'sftp';
+  let args: string[];
+  if (login.identity) {
+    args = [...sftpArgs, '-i', login.identity, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey,keyboard-interactive'];
+  } else if (login.otp !== undefined) {
+    // Two prompts: SSH_ASKPASS answers each by its text (sshpass only knows "password").
+    const askpass = path.join(login.workDir, 'askpass.sh');
+    await writeFile(askpass, '#!/bin/sh\ncase "$1" in *ode*) printf "%s\\n" "$FG_OTP";; *) printf "%s\\n" "$FG_PASSWORD";; esac\n');
+    await chmod(askpass, 0o700);
+    Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', FG_OTP: login.otp, FG_PASSWORD: login.password ?? '' });
+    args = [...sftpArgs, '-o', 'BatchMode=no', '-o', 'PreferredAuthentications=keyboard-interactive'];
+  } else {
+    command = 'sshpass';
+    args = ['-p', login.password ?? '', 'sftp', ...sftpArgs, '-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no'];
+  }
+  args.push(`${login.username}@127.0.0.1`);
+  return new Promise((resolve) => {
+    const child = execFile(command, args, { env, timeout: timeoutMs }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+    );
+    child.stdin!.end(`${commands.join('\n')}\n`);
+  });
+}
+
+/** Runs curl; resolves with its exit code and output. */
+export function runCurl(args: string[], timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile('curl', ['-s', '-S', '-k', ...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+    );
+  });
+}

@@ -1,0 +1,278 @@
+/**
+ * The SFTP adapter request by request, driven by the ssh2 client: transfers, read_only, the jail,
+ * the listing cap, extensions, exec/shell, aborted uploads, logout, limits, idle timeout and close.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FileEntry, SFTPWrapper, Stats } from 'ssh2';
+import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { call, sshLogin, statusOf, type SshSession } from '../helpers/sftp.js';
+
+const PW = 'sftp-protocol-pw';
+const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 };
+
+describe('SFTP requests (ssh2 client)', () => {
+  let gw: TestGateway;
+  let port: number;
+  const home = (...parts: string[]): string => path.join(gw.storage, ...parts);
+  const sessions: SshSession[] = [];
+  const login = async (username: string): Promise<SFTPWrapper> => {
+    const session = await sshLogin(port, { username, password: PW });
+    sessions.push(session);
+    return session.sftp;
+  };
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      sftp: { host: '127.0.0.1', port: 0 },
+      users: await Promise.all([
+        user('alice', PW),
+        user('reader', PW, { read_only: true }),
+        user('capped', PW, { max_dir_listing_size: 150 }),
+        user('plenty', PW, { root_path: 'capped' }),
+      ]),
+    });
+    port = gw.gateway.addresses.sftp!.port;
+    await mkdir(home('alice'), { recursive: true });
+    await mkdir(home('alice2'), { recursive: true });
+    await writeFile(home('alice2', 'secret.txt'), 'sibling secret');
+    await symlink('/etc', home('alice', 'etc-link'));
+    await symlink(gw.storage, home('alice', 'storage-link'));
+    await mkdir(home('reader', 'sub'), { recursive: true });
+    await writeFile(home('reader', 'existing.txt'), 'read me');
+    await mkdir(home('capped'), { recursive: true });
+    for (let i = 0; i < 300; i++) await writeFile(home('capped', `f${String(i).padStart(3, '0')}.txt`), String(i));
+  });
+  afterAll(async () => {
+    for (const s of sessions) s.end();
+    await gw?.close();
+  });
+
+  it('moves files both ways byte for byte, with many requests in flight', async () => {
+    const sftp = await login('alice');
+    const data = randomBytes(6 * 1024 * 1024 + 123);
+    const local = path.join(gw.dir, 'local.bin');
+    const back = path.join(gw.dir, 'back.bin');
+    await writeFile(local, data);
+    await call((cb) => sftp.fastPut(local, '/big.bin', { concurrency: 64, chunkSize: 32768 }, cb));
+    expect((await readFile(home('alice', 'big.bin'))).equals(data)).toBe(true);
+    await call((cb) => sftp.fastGet('/big.bin', back, { concurrency: 64, chunkSize: 32768 }, cb));
+    expect((await readFile(back)).equals(data)).toBe(true);
+    // Random-access reads still return the right bytes.
+    const handle = await call<Buffer>((cb) => sftp.open('/big.bin', 'r', cb));
+    const piece = Buffer.alloc(1000);
+    const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
+      sftp.read(handle, piece, 0, 1000, 5_000_001, (err, n) => (err ? reject(err) : resolve({ bytesRead: n }))),
+    );
+    expect(bytesRead).toBe(1000);
+    expect(piece.equals(data.subarray(5_000_001, 5_001_001))).toBe(true);
+    await call((cb) => sftp.close(handle, cb));
+  });
+
+  it('answers the attribute and path requests', async () => {
+    const sftp = await login('alice');
+    await call((cb) => sftp.mkdir('/dir', cb));
+    await call((cb) => sftp.writeFile('/dir/a.txt', 'hello', cb));
+    const st = await call<Stats>((cb) => sftp.stat('/dir/a.txt', cb));
+    expect(st.size).toBe(5);
+    await call((cb) => sftp.chmod('/dir/a.txt', 0o600, cb));
+    expect((await stat(home('alice', 'dir', 'a.txt'))).mode & 0o777).toBe(0o600);
+    await call((cb) => sftp.symlink('/dir/a.txt', '/dir/link', cb));
+    expect(await call<string>((cb) => sftp.readlink('/dir/link', cb))).toBe('/dir/a.txt');
+    expect((await call<Stats>((cb) => sftp.lstat('/dir/link', cb))).isSymbolicLink()).toBe(true);
+    expect(await call<string>((cb) => sftp.realpath('/dir/link', cb))).toBe('/dir/a.txt');
+    // SFTP v3 RENAME never replaces; posix-rename does.
+    await call((cb) => sftp.writeFile('/dir/b.txt', 'other', cb));
+    expect((await statusOf(call((cb) => sftp.rename('/dir/a.txt', '/dir/b.txt', cb)))).code).toBe(STATUS.FAILURE);
+    forceExtensions(sftp);
+    await call((cb) => sftp.ext_openssh_rename('/dir/a.txt', '/dir/b.txt', cb));
+    expect(await readFile(home('alice', 'dir', 'b.txt'), 'utf8')).toBe('hello');
+    expect((await statusOf(call((cb) => sftp.ext_openssh_hardlink('/dir/b.txt', '/dir/c.txt', cb)))).code).toBe(STATUS.OP_UNSUPPORTED);
+    await call((cb) => sftp.unlink('/dir/link', cb));
+    await call((cb) => sftp.unlink('/dir/b.txt', cb));
+    expect((await statusOf(call((cb) => sftp.rmdir('/nope', cb)))).code).toBe(STATUS.NO_SUCH_FILE);
+    await call((cb) => sftp.rmdir('/dir', cb));
+    expect(await readdir(home('alice'))).not.toContain('dir');
+    // A handle the server never gave out gets an error reply, not silence.
+    expect((await statusOf(call((cb) => sftp.close(Buffer.from('nope'), cb)))).code).toBe(STATUS.NO_SUCH_FILE);
+  });
+
+  it('read_only: every write verb is refused with PERMISSION_DENIED, reads work', async () => {
+    const sftp = await login('reader');
+    const denied = async (what: string, request: Promise<unknown>): Promise<void> => {
+      const { code, message } = await statusOf(request);
+      expect(code, what).toBe(STATUS.PERMISSION_DENIED);
+      expect(message, what).toMatch(/read-only/);
+    };
+    await denied('open for writing', call((cb) => sftp.open('/new.txt', 'w', cb)));
+    await denied('open read-write', call((cb) => sftp.open('/existing.txt', 'r+', cb)));
+    await denied('open for append', call((cb) => sftp.open('/existing.txt', 'a', cb)));
+    await denied('mkdir', call((cb) => sftp.mkdir('/newdir', cb)));
+    await denied('rmdir', call((cb) => sftp.rmdir('/sub', cb)));
+    await denied('remove', call((cb) => sftp.unlink('/existing.txt', cb)));
+    await denied('rename', call((cb) => sftp.rename('/existing.txt', '/moved.txt', cb)));
+    await denied('symlink', call((cb) => sftp.symlink('/existing.txt', '/link', cb)));
+    await denied('setstat mode', call((cb) => sftp.chmod('/existing.txt', 0o600, cb)));
+    await denied('setstat times', call((cb) => sftp.utimes('/existing.txt', new Date(1e12), new Date(1e12), cb)));
+    forceExtensions(sftp);
+    await denied('posix-rename', call((cb) => sftp.ext_openssh_rename('/existing.txt', '/moved.txt', cb)));
+    await denied('hardlink', call((cb) => sftp.ext_openssh_hardlink('/existing.txt', '/hard.txt', cb)));
+
+    expect((await call<Buffer>((cb) => sftp.readFile('/existing.txt', cb))).toString()).toBe('read me');
+    const names = (await call<FileEntry[]>((cb) => sftp.readdir('/', cb))).map((e) => e.filename).sort();
+    expect(names).toEqual(['existing.txt', 'sub']);
+    expect(await readdir(home('reader'))).toEqual(['existing.txt', 'sub']);
+    expect((await stat(home('reader', 'existing.txt'))).mode & 0o777).toBe(0o644);
+  });
+
+  it('never leaves root_path: .., absolute paths, backslashes, siblings and symlinks pointing out', async () => {
+    const sftp = await login('alice');
+    await call((cb) => sftp.writeFile('/mine.txt', 'mine', cb));
+    for (const p of ['..', '/..', '/../..', '../../..', '\\..\\..']) {
+      expect(await call<string>((cb) => sftp.realpath(p, cb)), p).toBe('/');
+    }
+    const rootNames = (await call<FileEntry[]>((cb) => sftp.readdir('/../..', cb))).map((e) => e.filename).sort();
+    expect(rootNames).toEqual((await readdir(home('alice'))).sort());
+    expect(rootNames).not.toContain('alice2');
+    for (const p of ['/../alice2/secret.txt', '../alice2/secret.txt', '..\\alice2\\secret.txt', path.join(gw.storage, 'alice2', 'secret.txt')]) {
+      expect((await statusOf(call((cb) => sftp.readFile(p, cb)))).code, p).toBe(STATUS.NO_SUCH_FILE);
+    }
+    // Symlinks on disk that point out of the jail lead nowhere.
+    for (const p of ['/etc-link/passwd', '/storage-link/alice2/secret.txt']) {
+      expect((await statusOf(call((cb) => sftp.readFile(p, cb)))).code, p).toBe(STATUS.NO_SUCH_FILE);
+    }
+    expect((await statusOf(call((cb) => sftp.readdir('/etc-link', cb)))).code).toBe(STATUS.NO_SUCH_FILE);
+    expect((await statusOf(call((cb) => sftp.writeFile('/etc-link/evil', 'x', cb)))).code).toBe(STATUS.NO_SUCH_FILE);
+    expect((await statusOf(call((cb) => sftp.readlink('/etc-link', cb)))).code).toBe(STATUS.NO_SUCH_FILE);
+    // A symlink the client creates is bound to the jail too.
+    await call((cb) => sftp.symlink('../../../../etc/passwd', '/made-link', cb));
+    expect(await call<string>((cb) => sftp.readlink('/made-link', cb))).toBe('/etc/passwd');
+    expect((await statusOf(call((cb) => sftp.readFile('/made-link', cb)))).code).toBe(STATUS.NO_SUCH_FILE);
+    // No reply ever names a real path.
+    for (const p of ['/', '/mine.txt', '/etc-link', '/nope/deeper']) {
+      const answer = await call<string>((cb) => sftp.realpath(p, cb)).catch((err: Error) => err.message);
+      expect(answer).not.toContain(gw.storage);
+    }
+  });
+
+  it('caps a listing at max_dir_listing_size over several READDIR calls, sorted, then EOF', async () => {
+    const all = Array.from({ length: 300 }, (_, i) => `f${String(i).padStart(3, '0')}.txt`);
+    const capped = await login('capped');
+    const handle = await call<Buffer>((cb) => capped.opendir('/', cb));
+    const pages: string[][] = [];
+    for (let i = 0; i < 10; i++) {
+      const page = await call<FileEntry[]>((cb) => capped.readdir(handle, cb)).catch((err: { code?: number }) => {
+        if (err.code === STATUS.EOF) return undefined;
+        throw err;
+      });
+      if (!page) break;
+      pages.push(page.map((e) => e.filename));
+      expect(page[0]!.longname).toMatch(/^-rw-r--r-- +1 \d+ +\d+ +\d+ \w{3} [ \d]\d [\d:]{4,5} f\d{3}\.txt$/);
+    }
+    await call((cb) => capped.close(handle, cb));
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.flat()).toEqual(all.slice(0, 150));
+    // The same directory without a cap shows everything.
+    const plenty = await login('plenty');
+    expect((await call<FileEntry[]>((cb) => plenty.readdir('/', cb))).length).toBe(300);
+  });
+
+  it('discards an upload whose connection drops before CLOSE', async () => {
+    const session = await sshLogin(port, { username: 'alice', password: PW });
+    const handle = await call<Buffer>((cb) => session.sftp.open('/partial.bin', 'w', cb));
+    await call((cb) => session.sftp.write(handle, randomBytes(65536), 0, 65536, 0, cb as never));
+    session.client.end();
+    await session.closed;
+    await expect.poll(async () => (await readdir(home('alice'))).filter((n) => n.includes('partial')), { timeout: 3000 }).toEqual([]);
+  });
+
+  it('offers only the sftp subsystem: exec and shell get a clear message', async () => {
+    const session = await sshLogin(port, { username: 'alice', password: PW });
+    sessions.push(session);
+    const result = await new Promise<{ stderr: string; code: number | undefined }>((resolve, reject) =>
+      session.client.exec('ls /', (err, stream) => {
+        if (err) return reject(err);
+        let stderr = '';
+        let code: number | undefined;
+        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        stream.on('exit', (c: number) => (code = c));
+        stream.on('close', () => resolve({ stderr, code }));
+        stream.resume();
+      }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/file transfer only \(SFTP\)/);
+  });
+
+  it('logging the session out disconnects the client within a second', async () => {
+    const session = await sshLogin(port, { username: 'alice', password: PW });
+    const live = gw.gateway.sessions.list().filter((s) => s.username === 'alice');
+    expect(live.length).toBeGreaterThan(0);
+    const started = Date.now();
+    for (const s of live) gw.gateway.sessions.delete(s.id);
+    await session.closed;
+    expect(Date.now() - started).toBeLessThan(1000);
+    // Closing the connection ends its session (endWithConnection).
+    const before = new Set(gw.gateway.sessions.list().map((s) => s.id));
+    const again = await sshLogin(port, { username: 'reader', password: PW });
+    const id = gw.gateway.sessions.list().find((s) => !before.has(s.id))!.id;
+    again.end();
+    await again.closed;
+    await expect.poll(() => gw.gateway.sessions.get(id), { timeout: 2000 }).toBeUndefined();
+  });
+});
+
+describe('SFTP connection limits, idle timeout and shutdown', () => {
+  it('limits connections per source address and in total', async () => {
+    const gw = await startGateway({
+      sftp: { host: '127.0.0.1', port: 0, maxConnectionsPerSource: 2, maxConnections: 2 },
+      users: [await user('u', PW)],
+    });
+    try {
+      const port = gw.gateway.addresses.sftp!.port;
+      const first = await sshLogin(port, { username: 'u', password: PW });
+      const second = await sshLogin(port, { username: 'u', password: PW });
+      await expect(sshLogin(port, { username: 'u', password: PW })).rejects.toThrow();
+      first.end();
+      await first.closed;
+      const third = await sshLogin(port, { username: 'u', password: PW });
+      third.end();
+      second.end();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('closes an idle connection', async () => {
+    const gw = await startGateway({ sftp: { host: '127.0.0.1', port: 0, idleTimeoutSeconds: 1 }, users: [await user('u', PW)] });
+    try {
+      const session = await sshLogin(gw.gateway.addresses.sftp!.port, { username: 'u', password: PW });
+      const started = Date.now();
+      await session.closed;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('close() ends every connection and stops listening', async () => {
+    const gw = await startGateway({ sftp: { host: '127.0.0.1', port: 0 }, users: [await user('u', PW)] });
+    const port = gw.gateway.addresses.sftp!.port;
+    const session = await sshLogin(port, { username: 'u', password: PW });
+    const started = Date.now();
+    await gw.close();
+    await session.closed;
+    expect(Date.now() - started).toBeLessThan(2500);
+    await expect(sshLogin(port, { username: 'u', password: PW })).rejects.toThrow();
+  });
+});
+
+/** ssh2 sends OpenSSH extensions only to servers that advertise them; ours advertises none but answers them. */
+function forceExtensions(sftp: SFTPWrapper): void {
+  const extensions = (sftp as unknown as { _extensions: Record<string, string> })._extensions;
+  extensions['posix-rename@openssh.com'] = '1';
+  extensions['hardlink@openssh.com'] = '1';
+}
