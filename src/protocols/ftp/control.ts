@@ -7,6 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIPv4, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { TLSSocket } from 'node:tls';
 import type { FtpConfig } from '../../config.js';
 import {
@@ -23,9 +24,9 @@ import { describeError } from '../error-map.js';
 import { COMMANDS } from './commands/index.js';
 import type { FtpConnection } from './ftp-srv.js';
 import { LineReader, stripTelnet } from './line-reader.js';
-import { normalizeAddress, PassiveListener, type PassivePorts } from './passive.js';
+import { normalizeAddress, PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
 import { FtpReply, formatReply } from './reply.js';
-import { acceptTls, type FtpTls } from './tls.js';
+import type { FtpTls } from './tls.js';
 
 /** What every control connection of one adapter shares. */
 export interface FtpServices {
@@ -42,7 +43,6 @@ const MAX_LINE_BYTES = 16 * 1024;
 const MAX_QUEUED = 64;
 const DATA_CONNECT_TIMEOUT_MS = 20_000;
 const PASSIVE_OFFER_LIFETIME_MS = 60_000;
-const TLS_HANDSHAKE_TIMEOUT_MS = 20_000;
 /** After a transfer, the client closes the data connection; we only force it after this. */
 const DATA_LINGER_MS = 30_000;
 /** After we end the control connection, the client has this long to close its side. */
@@ -241,7 +241,8 @@ export class FtpControl {
     this.passive?.close();
     this.passive = undefined;
     const server = await this.services.ports.listen();
-    this.passive = new PassiveListener(server, this.remoteAddress, PASSIVE_OFFER_LIFETIME_MS);
+    const secureContext = this.dataProtected ? this.services.tls.data : undefined;
+    this.passive = new PassiveListener(server, this.remoteAddress, PASSIVE_OFFER_LIFETIME_MS, secureContext);
     return this.passive.port;
   }
 
@@ -256,8 +257,9 @@ export class FtpControl {
 
   /**
    * Runs one transfer over the passive data connection: `resource` (the file stream, already
-   * opened, so refusals came before any data connection) is moved by `move`. 150 is sent before
-   * the TLS handshake of a protected data connection: lftp starts TLS only once it reads 150.
+   * opened, so refusals came before any data connection) is moved by `move`. 150 is sent without
+   * waiting for the TLS handshake of a protected data connection: lftp starts TLS only once it
+   * reads 150 (ftp-srv waited for the handshake first, so lftp could never transfer).
    */
   async transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void> {
     let data: Socket | undefined;
@@ -267,8 +269,10 @@ export class FtpControl {
       this.transfer = { abort: (reason) => current.destroy(reason), progress: () => current.bytesRead + current.bytesWritten };
       await move(data);
     } catch (err) {
-      resource.destroy(); // an unfinished upload is discarded with its temporary file
       data?.destroy();
+      // An unfinished upload is discarded; its temporary file is gone before we answer.
+      resource.destroy();
+      await finished(resource).catch(() => {});
       throw err instanceof FtpReply ? err : fromErrno(err);
     } finally {
       this.transfer = undefined;
@@ -313,19 +317,22 @@ export class FtpControl {
     const offer = this.passive;
     this.passive = undefined;
     if (!offer) throw new FtpReply(425, 'Use PASV or EPSV first.');
-    let socket: Socket;
+    if (offer.secure !== this.dataProtected) {
+      offer.close();
+      throw new FtpReply(425, 'PROT changed after PASV: send PASV or EPSV again.');
+    }
+    let connection: DataConnection;
     try {
-      socket = await offer.connection(DATA_CONNECT_TIMEOUT_MS);
+      connection = await offer.connection(DATA_CONNECT_TIMEOUT_MS);
     } finally {
       offer.close();
     }
     this.reply(150, opening);
-    if (!this.dataProtected) return socket;
+    if (!connection.secured) return connection.socket;
     let secure: TLSSocket;
     try {
-      secure = await acceptTls(socket, this.services.tls.data, TLS_HANDSHAKE_TIMEOUT_MS);
+      secure = await connection.secured;
     } catch (err) {
-      socket.destroy();
       this.logger.info({ err }, 'data connection TLS handshake failed');
       throw new FtpReply(425, 'TLS negotiation on the data connection failed.');
     }

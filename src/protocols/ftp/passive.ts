@@ -3,7 +3,9 @@
  * connection from the control connection's own address (so nobody else can steal a transfer).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { FtpReply } from './reply.js';
+import { acceptTls } from './tls.js';
 
 /** Hands out listeners on a port range, round robin; a port in use is skipped. */
 export class PassivePorts {
@@ -40,17 +42,29 @@ export class PassivePorts {
   }
 }
 
-/** One PASV/EPSV offer: the first connection from `peer` is the data connection. */
+/** An accepted data connection; `secured` is its TLS handshake when the offer was protected. */
+export interface DataConnection {
+  socket: Socket;
+  secured: Promise<TLSSocket> | undefined;
+}
+
+/**
+ * One PASV/EPSV offer: the first connection from `peer` is the data connection. With a TLS context
+ * the server side of the handshake starts at once: it waits for the client's ClientHello, so a
+ * client that starts TLS right after connecting (curl, FileZilla) and one that waits for the 150
+ * reply (lftp) both work.
+ */
 export class PassiveListener {
-  private socket: Socket | undefined;
-  private waiting: ((socket: Socket | undefined) => void) | undefined;
+  private accepted: DataConnection | undefined;
+  private waiting: ((connection: DataConnection | undefined) => void) | undefined;
   private readonly expiry: NodeJS.Timeout;
 
   constructor(
     private readonly server: Server,
     private readonly peer: string,
-    /** How long the offer stays open without a connection. */
-    lifetimeMs: number,
+    /** How long the offer (and a handshake on it) may wait for the client. */
+    private readonly lifetimeMs: number,
+    private readonly secureContext: SecureContext | undefined,
   ) {
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', () => this.close());
@@ -61,15 +75,20 @@ export class PassiveListener {
     return (this.server.address() as { port: number }).port;
   }
 
+  /** Whether this offer's data connection runs TLS. */
+  get secure(): boolean {
+    return this.secureContext !== undefined;
+  }
+
   /** The data connection, waiting up to `timeoutMs` for the client to open it. */
-  connection(timeoutMs: number): Promise<Socket> {
-    if (this.socket) return Promise.resolve(this.take());
+  connection(timeoutMs: number): Promise<DataConnection> {
+    if (this.accepted) return Promise.resolve(this.take());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.settle(undefined), timeoutMs);
-      this.waiting = (socket) => {
+      this.waiting = (connection) => {
         clearTimeout(timer);
         this.waiting = undefined;
-        if (socket) resolve(this.take());
+        if (connection) resolve(this.take());
         else reject(new FtpReply(425, 'Could not open the data connection.'));
       };
     });
@@ -79,32 +98,34 @@ export class PassiveListener {
   close(): void {
     clearTimeout(this.expiry);
     this.server.close();
-    this.socket?.destroy();
-    this.socket = undefined;
+    this.accepted?.socket.destroy();
+    this.accepted = undefined;
     this.settle(undefined);
   }
 
   private accept(socket: Socket): void {
     socket.on('error', () => socket.destroy());
-    if (this.socket || normalizeAddress(socket.remoteAddress) !== this.peer) {
+    if (this.accepted || normalizeAddress(socket.remoteAddress) !== this.peer) {
       socket.destroy();
       return;
     }
-    this.socket = socket;
     this.server.close(); // one connection per offer
-    this.settle(socket);
-  }
-
-  private take(): Socket {
-    const socket = this.socket!;
-    this.socket = undefined;
-    clearTimeout(this.expiry);
     socket.setNoDelay(true);
-    return socket;
+    const secured = this.secureContext ? acceptTls(socket, this.secureContext, this.lifetimeMs) : undefined;
+    secured?.catch(() => {}); // reported when the transfer awaits it
+    this.accepted = { socket, secured };
+    this.settle(this.accepted);
   }
 
-  private settle(socket: Socket | undefined): void {
-    this.waiting?.(socket);
+  private take(): DataConnection {
+    const accepted = this.accepted!;
+    this.accepted = undefined;
+    clearTimeout(this.expiry);
+    return accepted;
+  }
+
+  private settle(connection: DataConnection | undefined): void {
+    this.waiting?.(connection);
   }
 }
 
