@@ -8,6 +8,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logging.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 import { RawFtp, connectData, readAll, writeAll } from '../helpers/ftp.js';
 
@@ -312,5 +313,31 @@ describe('ftp connection policy', () => {
     const answer = await readAll(socket);
     expect(answer.toString()).toBe('421 Too many connections; try again later.\r\n');
     for (const ftp of held) ftp.close();
+  });
+});
+
+describe('ftp logging', () => {
+  it('never logs the TLS private key or a password, even at debug level', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
+    const gw = await startGateway(
+      { ftp: { host: '127.0.0.1', port: 0, passivePorts: PASSIVE, implicitTlsPort: 0 }, users: [await user('alice', PASSWORD)] },
+      { logger },
+    );
+    try {
+      const ftp = await RawFtp.connect(gw.gateway.addresses.ftps!.port, { implicitTls: true });
+      expect((await ftp.login('alice', 'wrong-password-42')).code).toBe(530);
+      expect((await ftp.login('alice', PASSWORD)).code).toBe(230);
+      expect((await ftp.command('QUIT')).code).toBe(221);
+      await ftp.closed();
+    } finally {
+      await gw.close();
+    }
+    const log = lines.join('');
+    expect(log).toContain('"outcome":"success"'); // the login was audited, with the TLS version
+    expect(log).toContain('"tls":"TLSv1.3"');
+    expect(log).not.toContain('PRIVATE KEY');
+    expect(log).not.toContain(PASSWORD);
+    expect(log).not.toContain('wrong-password-42');
   });
 });

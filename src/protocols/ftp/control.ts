@@ -91,6 +91,8 @@ export class FtpControl {
   private loginFailures = 0;
   private passive: PassiveListener | undefined;
   private transfer: Transfer | undefined;
+  /** Finished data connections the client has not closed yet. */
+  private readonly lingering = new Set<Socket>();
   private detachSession: (() => void) | undefined;
   private lastActivity = Date.now();
   private lastProgress = -1;
@@ -277,8 +279,10 @@ export class FtpControl {
     } finally {
       this.transfer = undefined;
     }
-    const done = data;
     // The client closes first (destroying now could reset the connection under unread data).
+    const done = data;
+    this.lingering.add(done);
+    done.once('close', () => this.lingering.delete(done));
     setTimeout(() => done.destroy(), DATA_LINGER_MS).unref();
     this.reply(226, 'Transfer complete.');
   }
@@ -436,6 +440,7 @@ export class FtpControl {
     this.queue.length = 0;
     this.passive?.close();
     this.transfer?.abort(new GatewayError('TRANSFER_ABORTED', 'control connection closed', { text: 'transfer_aborted' }));
+    for (const socket of this.lingering) socket.destroy();
     this.detachSession?.();
   }
 }
