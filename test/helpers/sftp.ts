@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, type Algorithms, type SFTPWrapper } from 'ssh2';
+import { Client, utils, type Algorithms, type NegotiatedAlgorithms, type SFTPWrapper } from 'ssh2';
 
 export interface SshLogin {
   username: string;
@@ -13,9 +13,11 @@ export interface SshLogin {
   /** Answer to an "Authentication code" keyboard-interactive prompt. */
   otp?: string;
   privateKey?: Buffer | string;
-  /** false: the password method only (no keyboard-interactive). */
-  tryKeyboard?: boolean;
+  /** The auth methods the client tries, in order (default: password, publickey, keyboard-interactive as configured). */
+  methods?: ('none' | 'password' | 'publickey' | 'keyboard-interactive')[];
   algorithms?: Algorithms;
+  /** Collects the keyboard-interactive prompts the server asked. */
+  prompts?: string[];
 }
 
 export interface SshSession {
@@ -23,6 +25,8 @@ export interface SshSession {
   sftp: SFTPWrapper;
   /** Auth banners the server sent (refusal texts). */
   banners: string[];
+  /** The algorithms of the latest key exchange. */
+  negotiated: NegotiatedAlgorithms;
   /** Resolves when the connection has closed. */
   closed: Promise<void>;
   end(): void;
@@ -43,9 +47,12 @@ export async function sshLogin(port: number, login: SshLogin): Promise<SshSessio
   const client = new Client();
   const banners: string[] = [];
   client.on('banner', (text) => banners.push(text));
-  client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) =>
-    finish(prompts.map((p) => (/code/i.test(p.prompt) ? (login.otp ?? '') : (login.password ?? '')))),
-  );
+  client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
+    login.prompts?.push(...prompts.map((p) => p.prompt));
+    finish(prompts.map((p) => (/code/i.test(p.prompt) ? (login.otp ?? '') : (login.password ?? ''))));
+  });
+  let negotiated: NegotiatedAlgorithms | undefined;
+  client.on('handshake', (algorithms) => (negotiated = algorithms));
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     client.once('ready', resolve);
@@ -56,14 +63,15 @@ export async function sshLogin(port: number, login: SshLogin): Promise<SshSessio
       username: login.username,
       password: login.password,
       privateKey: login.privateKey,
-      tryKeyboard: login.tryKeyboard ?? true,
+      tryKeyboard: true,
+      ...(login.methods ? { authHandler: login.methods } : {}),
       algorithms: login.algorithms,
       readyTimeout: 10_000,
     });
   });
   client.on('error', () => {}); // a later disconnect (logout, idle) is what some tests wait for
   const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-  return { client, sftp, banners, closed, end: () => client.end() };
+  return { client, sftp, banners, negotiated: negotiated!, closed, end: () => client.end() };
 }
 
 type Callback<T> = (err: Error | null | undefined, value?: T) => void;
@@ -90,7 +98,8 @@ export interface CliResult {
   stderr: string;
 }
 
-const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+// LogLevel stays at its default (INFO): OpenSSH shows auth banners, our refusal texts, only from INFO up.
+const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'];
 
 export interface CliLogin {
   username: string;
@@ -106,7 +115,7 @@ export interface CliLogin {
 
 /** Runs OpenSSH `sftp -b -` with `commands` on stdin; never hangs longer than `timeoutMs`. */
 export async function runSftpCli(port: number, login: CliLogin, commands: string[], timeoutMs = 20_000): Promise<CliResult> {
-  const sftpArgs = ['-b', '-', '-P', String(port), ...SSH_OPTIONS, '-o', 'NumberOfPasswordPrompts=1', ...(login.args ?? [])];
+  const sftpArgs = ['-P', String(port), ...SSH_OPTIONS, '-o', 'NumberOfPasswordPrompts=1', ...(login.args ?? [])];
   const env = { ...process.env };
   let command = 'sftp';
   let args: string[];
@@ -123,7 +132,8 @@ export async function runSftpCli(port: number, login: CliLogin, commands: string
     command = 'sshpass';
     args = ['-p', login.password ?? '', 'sftp', ...sftpArgs, '-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no'];
   }
-  args.push(`${login.username}@127.0.0.1`);
+  // `-b` implies BatchMode=yes unless an earlier -o said otherwise (the first value wins), so it comes last.
+  args.push('-b', '-', `${login.username}@127.0.0.1`);
   return new Promise((resolve) => {
     const child = execFile(command, args, { env, timeout: timeoutMs }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
@@ -139,4 +149,13 @@ export function runCurl(args: string[], timeoutMs = 20_000): Promise<CliResult> 
       resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });
+}
+
+/** A client key pair (OpenSSH formats); ssh2 sometimes emits an ed25519 key it cannot parse, so retry. */
+export function clientKeyPair(): { privateKey: string; publicKey: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment: 'test@filegate' });
+    if (!(utils.parseKey(pair.private) instanceof Error)) return { privateKey: pair.private, publicKey: pair.public };
+  }
+  throw new Error('no usable key pair');
 }
