@@ -6,6 +6,7 @@
 import { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
+import { createLogger } from '../../src/logging.js';
 import { TOTP_SECRET, startGateway, user, type TestGateway } from '../helpers/gateway.js';
 import { LoginFailed, clientKeyPair, sshLogin, type SshLogin } from '../helpers/sftp.js';
 
@@ -188,5 +189,37 @@ describe('SFTP legacy algorithms', () => {
     } finally {
       await plain.close();
     }
+  });
+});
+
+describe('SFTP audit log', () => {
+  it('logs connections and logins without passwords, codes, keys or session ids', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
+    const gw = await startGateway(
+      {
+        sftp: { host: '127.0.0.1', port: 0 },
+        users: await Promise.all([user('audited', PW), user('audited2', PW, { totp_secret: TOTP_SECRET }), { username: 'audkey', public_keys: [key.publicKey], root_path: 'k' }]),
+      },
+      { logger },
+    );
+    const ids: string[] = [];
+    gw.gateway.sessions.on('created', (s) => ids.push(s.id, s.login_token));
+    const otp = code();
+    try {
+      const port = gw.gateway.addresses.sftp!.port;
+      await loginOnce(port, { username: 'audited', password: PW, methods: ['password'] });
+      await refusal(port, { username: 'audited', password: `${PW}-wrong`, methods: ['keyboard-interactive'] });
+      await loginOnce(port, { username: 'audited2', password: PW, otp, methods: ['keyboard-interactive'] });
+      await loginOnce(port, { username: 'audkey', privateKey: key.privateKey, methods: ['publickey'] });
+      await expect.poll(() => lines.filter((l) => l.includes('"connection-close"')).length, { timeout: 2000 }).toBe(4);
+    } finally {
+      await gw.close();
+    }
+    const log = lines.join('');
+    expect(ids.length).toBe(6);
+    for (const secret of [PW, otp, TOTP_SECRET, ...ids, key.privateKey.split('\n')[1]!]) expect(log).not.toContain(secret);
+    expect(lines.filter((l) => l.includes('"connection-open"')).length).toBe(4);
+    expect(log).toContain('"outcome":"failure"');
   });
 });

@@ -65,6 +65,16 @@ describe.skipIf(!hasCommand('sftp') || !hasCommand('sshpass') || !hasCommand('ss
     expect(result.stdout.match(/Remote working directory: (.*)/g)).toEqual(['Remote working directory: /', 'Remote working directory: /']);
   });
 
+  it('keeps transferring across re-keys (the algorithms are checked again each time)', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const local = path.join(gw.dir, 'rekey.bin');
+    await writeFile(local, data);
+    const result = await cli({ username: 'alice', password: PW, args: ['-o', 'RekeyLimit=1M', '-o', 'LogLevel=DEBUG1'] }, [`put ${local} /rekey.bin`]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.match(/SSH2_MSG_NEWKEYS received/g)?.length).toBeGreaterThan(2);
+    expect((await readFile(home('alice', 'rekey.bin'))).equals(data)).toBe(true);
+  });
+
   it('read_only: uploads, mkdir, rm and rename are refused; downloads work', async () => {
     const local = path.join(gw.dir, 'ro.txt');
     await writeFile(local, 'x');
