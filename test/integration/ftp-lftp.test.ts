@@ -60,7 +60,7 @@ describe.skipIf(!hasCommand('lftp'))('ftp with lftp', () => {
   it.each([
     ['explicit FTPS', 'ftp', TLS_SETTINGS],
     ['implicit FTPS', 'ftps', []],
-    ['plain FTP', 'ftp', []],
+    ['plain FTP', 'ftp', ['set ftp:ssl-allow no']],
   ] as const)('%s: uploads of 1 MiB and more arrive intact and download back', async (name, scheme, tlsSettings) => {
     const tag = name.split(' ')[0]!;
     const files = [

@@ -233,6 +233,7 @@ export class FtpControl {
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.services.tls.control });
     secure.on('error', (err) => this.logger.debug({ err }, 'control connection TLS error'));
     secure.once('secure', () => (this.tlsVersion = secure.getProtocol()));
+    secure.once('end', () => (this.closing = true));
     secure.on('data', this.onData);
     this.socket = secure;
     this.connection.commandSocket = secure;
