@@ -1,0 +1,105 @@
+/**
+ * A throwaway vsftpd on a loopback port, the FTP benchmark's reference peer. It changes nothing on
+ * the host: its own config file, certificate and log in a temporary directory, run in the
+ * foreground and stopped at the end. Anonymous login with uploads enabled (no PAM, no local user):
+ * vsftpd chroots anonymous users into `anon_root`, which must not be writable, so files go to
+ * `pub/` (owned by the `ftp` user the Debian package creates).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { createSelfSignedCertificate } from '../../src/crypto/tls-cert.js';
+import { freePort, stopChild } from './helpers.js';
+
+const VSFTPD = '/usr/sbin/vsftpd';
+const START_TIMEOUT_MS = 10_000;
+
+export interface VsftpdServer {
+  port: number;
+  /** Directory the anonymous user uploads to; `ftp://…/pub/NAME` is `${uploadDir}/NAME`. */
+  uploadDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startVsftpd(dir: string, passivePorts: [number, number]): Promise<VsftpdServer> {
+  const root = path.join(dir, 'root');
+  const uploadDir = path.join(root, 'pub');
+  await mkdir(uploadDir, { recursive: true });
+  const ftpUser = userInfo({ encoding: 'utf8' }).uid === 0 ? await lookupUser('ftp') : undefined;
+  if (ftpUser) await chown(uploadDir, ftpUser.uid, ftpUser.gid);
+  const { cert, key } = createSelfSignedCertificate('vsftpd-bench');
+  await writeFile(path.join(dir, 'cert.pem'), cert);
+  await writeFile(path.join(dir, 'key.pem'), key, { mode: 0o600 });
+  const port = await freePort();
+  const config = path.join(dir, 'vsftpd.conf');
+  await writeFile(
+    config,
+    [
+      'listen=YES',
+      'listen_ipv6=NO',
+      'listen_address=127.0.0.1',
+      `listen_port=${port}`,
+      'background=NO',
+      'anonymous_enable=YES',
+      'no_anon_password=YES',
+      `anon_root=${root}`,
+      'write_enable=YES',
+      'anon_upload_enable=YES',
+      'anon_other_write_enable=YES',
+      'anon_umask=022',
+      'local_enable=NO',
+      'pasv_enable=YES',
+      `pasv_min_port=${passivePorts[0]}`,
+      `pasv_max_port=${passivePorts[1]}`,
+      'ssl_enable=YES',
+      'allow_anon_ssl=YES',
+      'force_anon_logins_ssl=NO',
+      'force_anon_data_ssl=NO',
+      'require_ssl_reuse=NO',
+      'ssl_ciphers=HIGH',
+      `rsa_cert_file=${path.join(dir, 'cert.pem')}`,
+      `rsa_private_key_file=${path.join(dir, 'key.pem')}`,
+      'xferlog_enable=NO',
+      'syslog_enable=NO',
+      `vsftpd_log_file=${path.join(dir, 'vsftpd.log')}`,
+      // Containers often forbid the namespaces and seccomp filter vsftpd would set up.
+      'isolate=NO',
+      'isolate_network=NO',
+      'seccomp_sandbox=NO',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(VSFTPD, [config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  await waitForGreeting(port, child, () => stderr);
+  return { port, uploadDir, stop: () => stopChild(child) };
+}
+
+async function lookupUser(name: string): Promise<{ uid: number; gid: number }> {
+  const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) throw new Error(`vsftpd needs the "${name}" user (the Debian vsftpd package creates it)`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Waits for vsftpd's "220" greeting (it refuses with "500 OOPS" when the config is unusable). */
+async function waitForGreeting(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`vsftpd exited (${child.exitCode}): ${stderr()}`);
+    last = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('data', (data) => (socket.destroy(), resolve(data.toString())));
+      socket.once('error', () => resolve(''));
+    });
+    if (last.startsWith('220')) return;
+    if (last.startsWith('500')) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await stopChild(child);
+  throw new Error(`vsftpd did not greet on ${port}: ${last.trim() || stderr()}`);
+}
