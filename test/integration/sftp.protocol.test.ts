@@ -206,6 +206,15 @@ describe('SFTP requests (ssh2 client)', () => {
     expect(result.stderr).toMatch(/file transfer only \(SFTP\)/);
   });
 
+  it('bounds the channels of one connection', async () => {
+    const session = await sshLogin(port, { username: 'alice', password: PW }); // holds one channel already
+    sessions.push(session);
+    const open = (): Promise<SFTPWrapper> => call<SFTPWrapper>((cb) => session.client.sftp(cb));
+    for (let i = 1; i < 8; i++) await open();
+    await expect(open()).rejects.toThrow();
+    await call((cb) => session.sftp.writeFile('/still-works.txt', 'yes', cb));
+  });
+
   it('logging the session out disconnects the client within a second', async () => {
     const session = await sshLogin(port, { username: 'alice', password: PW });
     const live = gw.gateway.sessions.list().filter((s) => s.username === 'alice');

@@ -4,7 +4,7 @@
  * only the `sftp` subsystem.
  */
 import type { Socket } from 'node:net';
-import type { Connection, NegotiatedAlgorithms, Session as SshSession, SFTPWrapper } from 'ssh2';
+import type { Connection, NegotiatedAlgorithms, ServerChannel, Session as SshSession, SFTPWrapper } from 'ssh2';
 import { translate, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { sendAuthBanner } from './auth-banner.js';
@@ -14,6 +14,8 @@ import { SftpChannel } from './sftp-channel.js';
 
 /** After a DISCONNECT the peer should close; a socket still open this much later is destroyed. */
 const CLOSE_GRACE_MS = 500;
+/** Session channels per connection (each may hold an SFTP channel with its open handles). */
+const MAX_CHANNELS = 8;
 
 export class SshConnection {
   private algorithms: SshAlgorithms | undefined;
@@ -23,6 +25,7 @@ export class SshConnection {
   private fs: GuardedFs | undefined;
   private closed = false;
   private corked = false;
+  private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
 
@@ -47,7 +50,13 @@ export class SshConnection {
     });
     client.on('handshake', (negotiated) => this.onHandshake(negotiated));
     client.on('authentication', (ctx) => auth.handle(ctx));
-    client.on('session', (accept) => this.onSession(accept()));
+    client.on('session', (accept, reject) => {
+      if (this.channels >= MAX_CHANNELS) return reject();
+      this.channels++;
+      const channel = accept();
+      channel.once('close', () => this.channels--);
+      this.onSession(channel);
+    });
     client.on('error', (err: Error & { level?: string }) => {
       this.logger.info({ event: 'connection-error', level: err.level, error: err.message }, 'SSH connection error');
     });
@@ -119,7 +128,7 @@ export class SshConnection {
       packChannelData(sftp);
       new SftpChannel(sftp, this.fs!, this.logger, () => this.coalesceWrites());
     });
-    const refuse = (accept: () => { stderr: { write(text: string): void }; exit(code: number): void; end(): void }): void => {
+    const refuse = (accept: () => ServerChannel): void => {
       const stream = accept();
       stream.stderr.write(`${translate(this.session?.language, 'sftp_only')}\r\n`);
       stream.exit(1);
