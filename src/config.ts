@@ -2,10 +2,9 @@
  * The config file (`filegate serve --config FILE`) and the options object `createGateway()` takes.
  * Key names are a public contract (DESIGN.md). Relative paths are relative to the config file.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LOCKOUT, parseUserRecords } from './core/index.js';
+import { DEFAULT_LOCKOUT, parseUserRecords, readJsonFile } from './core/index.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).default('127.0.0.1');
@@ -111,18 +110,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
 
 /** Reads and validates a JSON config file; errors name the file and the field. */
 export async function loadConfigFile(file: string): Promise<GatewayConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read the config file (${(err as Error).message})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  const raw = await readJsonFile(file, 'config file', (message) => new ConfigError(message));
   return parseConfig(raw, file, path.dirname(path.resolve(file)));
 }
 

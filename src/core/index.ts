@@ -22,6 +22,7 @@ export {
   type UserRecordInput,
 } from './users.js';
 export { hashPassword, verifyPassword } from './passwords.js';
+export { readJsonFile } from './json-file.js';
 export { TotpVerifier, type Clock } from './totp.js';
 export { LoginThrottle, DEFAULT_LOCKOUT, type LockoutConfig, type Lock } from './throttle.js';
 export {

@@ -3,8 +3,8 @@
  * one backed by a JSON file (or an inline array). Records are validated when loaded: an error names
  * the file, the user and the field.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { readJsonFile } from './json-file.js';
 import { parsePasswordHash } from './passwords.js';
 
 const SSH_KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
@@ -125,18 +125,7 @@ export class StaticUserDirectory implements UserDirectory {
 /** Users from a JSON file holding an array of records, validated once at start-up. */
 export class JsonFileUserDirectory extends StaticUserDirectory {
   static async load(file: string): Promise<JsonFileUserDirectory> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new UserConfigError(`${file}: cannot read the users file (${(err as Error).message})`);
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new UserConfigError(`${file}: not valid JSON (${(err as Error).message})`);
-    }
+    const raw = await readJsonFile(file, 'users file', (message) => new UserConfigError(message));
     return new JsonFileUserDirectory(parseUserRecords(raw, file));
   }
 }

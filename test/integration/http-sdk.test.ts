@@ -9,6 +9,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
 import { TOTP_SECRET, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { SEED_FIELDS } from '../helpers/seed.js';
 
 const require = createRequire(import.meta.url);
 const Files = require('files.com/lib/Files').default;
@@ -16,28 +17,6 @@ const Session = require('files.com/lib/models/Session').default;
 const Errors = require('files.com/lib/Errors');
 const { LogLevel } = require('files.com/lib/Logger');
 
-/** The Session fields of shared/reference/session-resource.md, the seed. */
-const SEED_FIELDS = [
-  'id',
-  'language',
-  'login_token',
-  'login_token_domain',
-  'max_dir_listing_size',
-  'multiple_regions',
-  'read_only',
-  'root_path',
-  'sftp_insecure_ciphers',
-  'site_id',
-  'ssl_required',
-  'tls_disabled',
-  'two_factor_setup_needed',
-  'allowed_2fa_method_sms',
-  'allowed_2fa_method_totp',
-  'allowed_2fa_method_u2f',
-  'allowed_2fa_method_yubi',
-  'use_provided_modified_at',
-  'windows_mode_ftp',
-];
 const HEX40 = /^[0-9a-f]{40}$/;
 const MAX_FAILURES = 3;
 

@@ -15,29 +15,8 @@ import {
   type UserRecordInput,
 } from '../../../src/core/index.js';
 import { TOTP_SECRET, expectGatewayError, manualClock } from './fixtures.js';
+import { SEED_FIELDS } from '../../helpers/seed.js';
 
-/** The Session object's field names as listed in shared/reference/session-resource.md (the seed). */
-const SEED_FIELDS = [
-  'id',
-  'language',
-  'login_token',
-  'login_token_domain',
-  'max_dir_listing_size',
-  'multiple_regions',
-  'read_only',
-  'root_path',
-  'sftp_insecure_ciphers',
-  'site_id',
-  'ssl_required',
-  'tls_disabled',
-  'two_factor_setup_needed',
-  'allowed_2fa_method_sms',
-  'allowed_2fa_method_totp',
-  'allowed_2fa_method_u2f',
-  'allowed_2fa_method_yubi',
-  'use_provided_modified_at',
-  'windows_mode_ftp',
-];
 
 const HEX40 = /^[0-9a-f]{40}$/;
 const SECURE_SSH: SshAlgorithms = {
