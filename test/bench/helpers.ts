@@ -1,10 +1,12 @@
 /** Pieces every throughput benchmark needs: test data, checksums, statistics, throwaway peers. */
-import type { ChildProcess } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
 import { open, statfs } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Where the benchmark's files live: RAM (/dev/shm) when it has room for `bytesNeeded`, so that the
@@ -29,10 +31,13 @@ export async function writeRandomFile(file: string, size: number): Promise<void>
   }
 }
 
+/**
+ * SHA-256 of a file, computed by `sha256sum` in its own process: hashing hundreds of MB in the
+ * benchmark process would churn the same heap the in-process server runs on and skew its GC.
+ */
 export async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  const { stdout } = await execFileAsync('sha256sum', [file], { timeout: 60_000 });
+  return stdout.split(' ')[0]!;
 }
 
 export async function expectHash(file: string, expected: string, what: string): Promise<void> {

@@ -386,11 +386,20 @@ export class GuardedFile {
 
   /** Up to `length` bytes at `position`; an empty buffer at end of file. */
   async read(length: number, position: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    return buffer.subarray(0, await this.readInto(buffer, position));
+  }
+
+  /**
+   * Fills `buffer` from `position`; resolves with the byte count (0 at end of file). For callers
+   * that recycle their buffers (SFTP read-ahead): allocating a transfer's whole size again in
+   * short-lived Buffers makes V8 collect far more often, full collections included.
+   */
+  async readInto(buffer: Buffer, position: number): Promise<number> {
     try {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await this.handle.read(buffer, 0, length, position);
+      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
       this.bytes += bytesRead;
-      return buffer.subarray(0, bytesRead);
+      return bytesRead;
     } catch (err) {
       throw fromErrno(err);
     }

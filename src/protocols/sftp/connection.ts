@@ -9,7 +9,6 @@ import { translate, type GatewayError, type GuardedFs, type Logger, type Session
 import type { AdapterContext } from '../context.js';
 import { sendAuthBanner } from './auth-banner.js';
 import { SshAuthenticator } from './auth.js';
-import { packChannelData } from './packet-packer.js';
 import { SftpChannel } from './sftp-channel.js';
 
 /** After a DISCONNECT the peer should close; a socket still open this much later is destroyed. */
@@ -124,9 +123,7 @@ export class SshConnection {
   private onSession(channel: SshSession): void {
     // Accepted at once: the client's first SFTP packet follows its subsystem request unasked.
     channel.on('sftp', (accept) => {
-      const sftp = accept() as SFTPWrapper;
-      packChannelData(sftp);
-      new SftpChannel(sftp, this.fs!, this.logger, () => this.coalesceWrites());
+      new SftpChannel(accept() as SFTPWrapper, this.fs!, this.logger, () => this.coalesceWrites());
     });
     const refuse = (accept: () => ServerChannel): void => {
       const stream = accept();

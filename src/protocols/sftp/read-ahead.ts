@@ -4,33 +4,50 @@
  * from aligned blocks, and the block after the one being read is fetched in advance. Random access
  * reads directly. Only handles opened for reading get one (no write through the handle can make a
  * block stale); an attribute change on the handle drops the blocks.
+ *
+ * Block buffers are recycled: a download would otherwise allocate its whole size again in
+ * short-lived Buffers, which sends V8's garbage collector into back-to-back full collections.
  */
 import type { GuardedFile } from '../../core/index.js';
 
 export const READ_AHEAD_BLOCK = 256 * 1024;
+/** Recycled block buffers kept per handle. */
+const SPARE_BUFFERS = 4;
+
+interface Block {
+  buffer: Buffer;
+  /** The bytes the block holds once read (fewer than READ_AHEAD_BLOCK at the end of the file). */
+  data: Promise<Buffer>;
+}
 
 export class ReadAhead {
   /** Fetched or fetching blocks by index (position / READ_AHEAD_BLOCK): the current one and the next. */
-  private readonly blocks = new Map<number, Promise<Buffer>>();
+  private readonly blocks = new Map<number, Block>();
+  private readonly spare: Buffer[] = [];
   /** Where the previous request ended: a request starting there continues a sequential run. */
   private runEnd = 0;
 
   constructor(private readonly file: GuardedFile) {}
 
+  /**
+   * Up to `length` bytes at `position`. A returned slice of a block is valid until the caller's
+   * synchronous continuation ends (it is copied into the reply at once): blocks are reused only in a
+   * later event-loop turn.
+   */
   async read(length: number, position: number): Promise<Buffer> {
     const index = Math.floor(position / READ_AHEAD_BLOCK);
     const offset = position - index * READ_AHEAD_BLOCK;
     const sequential = position === this.runEnd || this.blocks.has(index);
     this.runEnd = position + length;
     if (!sequential || offset + length > READ_AHEAD_BLOCK) return this.file.read(length, position);
-    // Requests arrive in order: blocks behind this one are held only by the requests still using them.
-    for (const old of this.blocks.keys()) if (old < index) this.blocks.delete(old);
-    const block = this.fetch(index);
-    void this.fetch(index + 1);
-    const data = await block;
+    // Requests arrive in order: blocks behind this one are done with once their readers have copied.
+    for (const [old, block] of this.blocks) if (old < index) this.retire(old, block);
+    const data = this.fetch(index).data;
+    this.fetch(index + 1);
+    const bytes = await data;
     // Past what the block saw (end of file, or the file grew since): the file itself answers.
-    if (offset >= data.length) return this.file.read(length, position);
-    return data.subarray(offset, Math.min(offset + length, data.length));
+    if (offset >= bytes.length) return this.file.read(length, position);
+    return bytes.subarray(offset, Math.min(offset + length, bytes.length));
   }
 
   /** The handle's file was changed (FSETSTAT): cached bytes may be stale. */
@@ -38,14 +55,25 @@ export class ReadAhead {
     this.blocks.clear();
   }
 
-  private fetch(index: number): Promise<Buffer> {
+  private fetch(index: number): Block {
     let block = this.blocks.get(index);
     if (!block) {
-      block = this.file.read(READ_AHEAD_BLOCK, index * READ_AHEAD_BLOCK);
+      const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(READ_AHEAD_BLOCK);
+      const data = this.file.readInto(buffer, index * READ_AHEAD_BLOCK).then((n) => buffer.subarray(0, n));
+      block = { buffer, data };
       this.blocks.set(index, block);
       // The requests waiting on it report the error; later ones read afresh.
-      block.catch(() => this.blocks.get(index) === block && this.blocks.delete(index));
+      data.catch(() => this.blocks.get(index) === block && this.blocks.delete(index));
     }
     return block;
+  }
+
+  /** Forgets a block and, after its readers' synchronous copies (a later turn), keeps its buffer. */
+  private retire(index: number, block: Block): void {
+    this.blocks.delete(index);
+    const recycle = (): void => {
+      if (this.spare.length < SPARE_BUFFERS) this.spare.push(block.buffer);
+    };
+    block.data.then(() => setImmediate(recycle), () => {});
   }
 }

@@ -9,6 +9,7 @@ import { GatewayError, type FileInfo, type GuardedFile, type GuardedFs, type Log
 import { describeError } from '../error-map.js';
 import { longName, toAttributeChange, toOpenMode, toWireAttributes, type WireAttributes } from './attributes.js';
 import { HandleOrder } from './handle-order.js';
+import { PacketPacker } from './packet-packer.js';
 import { ReadAhead } from './read-ahead.js';
 
 const { STATUS_CODE } = ssh2.utils.sftp;
@@ -31,6 +32,7 @@ type OpenHandle =
 export class SftpChannel {
   private readonly handles = new Map<number, OpenHandle>();
   private nextHandleId = 0;
+  private readonly packer: PacketPacker;
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -39,6 +41,7 @@ export class SftpChannel {
     /** Lets the replies of this event-loop turn leave in one socket write. */
     private readonly coalesceReplies: () => void,
   ) {
+    this.packer = new PacketPacker(sftp);
     this.listen();
     // OpenSSH's client waits for our side of the channel to close before it exits.
     sftp.on('end', () => sftp.end());
@@ -50,12 +53,7 @@ export class SftpChannel {
     sftp.on('OPEN', (id, filename, pflags, attrs: WireAttributes) =>
       this.serve(id, 'open', async () => {
         this.assertHandleRoom();
-        const change = toAttributeChange(attrs);
-        const file = await fs.open(filename, toOpenMode(pflags), change);
-        if (change.mtime) await file.setAttributes({ atime: change.atime, mtime: change.mtime }).catch(async (err: unknown) => {
-          await file.abort();
-          throw err;
-        });
+        const file = await fs.open(filename, toOpenMode(pflags), toAttributeChange(attrs));
         const reader = file.writable || this.readAheadHandles() >= MAX_READ_AHEAD_HANDLES ? undefined : new ReadAhead(file);
         sftp.handle(id, this.addHandle({ kind: 'file', file, order: new HandleOrder(), reader }));
       }),
@@ -67,7 +65,7 @@ export class SftpChannel {
         const data = await order.run('read', offset, want, () => (reader ? reader.read(want, offset) : file.read(want, offset)));
         this.coalesceReplies();
         if (data.length === 0) sftp.status(id, STATUS_CODE.EOF);
-        else sftp.data(id, data);
+        else this.packer.data(id, data);
       }),
     );
     sftp.on('WRITE', (id, handle, offset, data) =>
