@@ -23,7 +23,6 @@ export class SshConnection {
   /** The session's storage, shared by the connection's SFTP channels. */
   private fs: GuardedFs | undefined;
   private closed = false;
-  private corked = false;
   private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
@@ -70,21 +69,6 @@ export class SshConnection {
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  /**
-   * Corks the socket until the event loop's next turn: the many small SFTP replies that complete
-   * together (32 KiB reads and writes by the dozen) then leave in one writev instead of one system
-   * call each.
-   */
-  private coalesceWrites(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    setImmediate(() => {
-      this.corked = false;
-      this.socket.uncork();
-    });
-  }
-
   private transport(): Transport {
     if (!this.algorithms) throw new Error('authentication before key exchange'); // ssh2 never allows it
     return { kind: 'ssh', algorithms: this.algorithms };
@@ -123,7 +107,7 @@ export class SshConnection {
   private onSession(channel: SshSession): void {
     // Accepted at once: the client's first SFTP packet follows its subsystem request unasked.
     channel.on('sftp', (accept) => {
-      new SftpChannel(accept() as SFTPWrapper, this.fs!, this.logger, () => this.coalesceWrites());
+      new SftpChannel(accept() as SFTPWrapper, this.fs!, this.logger);
     });
     const refuse = (accept: () => ServerChannel): void => {
       const stream = accept();

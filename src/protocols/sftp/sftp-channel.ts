@@ -38,8 +38,6 @@ export class SftpChannel {
     private readonly sftp: SFTPWrapper,
     private readonly fs: GuardedFs,
     private readonly logger: Logger,
-    /** Lets the replies of this event-loop turn leave in one socket write. */
-    private readonly coalesceReplies: () => void,
   ) {
     this.packer = new PacketPacker(sftp);
     this.listen();
@@ -63,7 +61,6 @@ export class SftpChannel {
         const { file, order, reader } = this.file(handle);
         const want = Math.min(length, MAX_READ);
         const data = await order.run('read', offset, want, () => (reader ? reader.read(want, offset) : file.read(want, offset)));
-        this.coalesceReplies();
         if (data.length === 0) sftp.status(id, STATUS_CODE.EOF);
         else this.packer.data(id, data);
       }),
@@ -72,7 +69,6 @@ export class SftpChannel {
       this.serve(id, 'write', async () => {
         const { file, order } = this.file(handle);
         await order.run('write', offset, data.length, () => file.write(data, offset));
-        this.coalesceReplies();
         sftp.status(id, STATUS_CODE.OK);
       }),
     );
