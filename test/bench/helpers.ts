@@ -1,9 +1,10 @@
-/** Pieces every throughput benchmark needs: test data, checksums, statistics, throwaway peers. */
-import { execFile, type ChildProcess } from 'node:child_process';
+/** Pieces every throughput benchmark needs: test data, checksums, statistics, the servers under test. */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { open, statfs } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -73,4 +74,41 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(timer);
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FILEGATE_SERVER = fileURLToPath(new URL('./filegate-server.ts', import.meta.url));
+
+export interface FilegateProcess {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts filegate (`createGateway(config)`) in a child Node process run with `nodeFlags`. */
+export async function startFilegateProcess(config: object, nodeFlags: string[] = []): Promise<FilegateProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', FILEGATE_SERVER, JSON.stringify(config)], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('filegate did not start within 20 s')), 20_000);
+    child.once('exit', (code) => reject(new Error(`filegate exited (${code}) before listening`)));
+    child.stdout!.once('data', (line: Buffer) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line.toString()) as { port: number }).port);
+    });
+  }).catch(async (err: unknown) => {
+    await stopChild(child);
+    throw err;
+  });
+  return {
+    port,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin!.end(); // the server closes when its stdin ends
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      if (child.exitCode === null) await exited;
+      clearTimeout(timer);
+    },
+  };
 }
