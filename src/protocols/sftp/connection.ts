@@ -15,6 +15,8 @@ import { SftpChannel } from './sftp-channel.js';
 const CLOSE_GRACE_MS = 500;
 /** Session channels per connection (each may hold an SFTP channel with its open handles). */
 const MAX_CHANNELS = 8;
+/** Time to log in (OpenSSH's LoginGraceTime): unauthenticated connections do not hold slots for long. */
+const LOGIN_GRACE_MS = 120_000;
 
 export class SshConnection {
   private algorithms: SshAlgorithms | undefined;
@@ -26,6 +28,7 @@ export class SshConnection {
   private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
+  private readonly loginTimer: NodeJS.Timeout;
 
   constructor(
     private readonly client: Connection,
@@ -59,6 +62,10 @@ export class SshConnection {
       this.logger.info({ event: 'connection-error', level: err.level, error: err.message }, 'SSH connection error');
     });
     client.on('close', () => this.onClose());
+    this.loginTimer = setTimeout(() => {
+      this.logger.info({ event: 'login-timeout', seconds: LOGIN_GRACE_MS / 1000 }, 'no login in time');
+      this.end();
+    }, LOGIN_GRACE_MS).unref();
   }
 
   /** Ends the connection: a DISCONNECT, then the socket is destroyed if the peer lingers. */
@@ -98,6 +105,7 @@ export class SshConnection {
       this.context.sessions.delete(session.id);
       return false;
     }
+    clearTimeout(this.loginTimer);
     this.session = session;
     this.logger = this.logger.child({ session: session.ref, username: session.username });
     this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason) });
@@ -121,6 +129,7 @@ export class SshConnection {
 
   private onClose(): void {
     this.closed = true;
+    clearTimeout(this.loginTimer);
     this.detach?.();
     this.logger.info({ event: 'connection-close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
   }

@@ -73,6 +73,8 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   });
 
   await listen(listener, config.port, config.host);
+  // After start-up (e.g. EMFILE on accept): keep serving the connections we have.
+  listener.on('error', (err) => logger.error({ event: 'listener-error', err }, 'SFTP listener error'));
   const address = listener.address() as AddressInfo;
 
   return {

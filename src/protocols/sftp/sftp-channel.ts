@@ -83,11 +83,12 @@ export class SftpChannel {
       this.serve(id, 'fsetstat', async () => {
         const open = this.lookup(handle);
         const change = toAttributeChange(attrs);
-        if (open.kind === 'file') {
+        if (open.kind === 'dir') {
+          await fs.setAttributes(open.path, change);
+        } else {
           open.reader?.invalidate();
           await open.order.run('barrier', 0, Infinity, () => open.file.setAttributes(change));
         }
-        else await fs.setAttributes(open.path, change);
         sftp.status(id, STATUS_CODE.OK);
       }),
     );
