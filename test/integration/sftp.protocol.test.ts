@@ -2,13 +2,15 @@
  * The SFTP adapter request by request, driven by the ssh2 client: transfers, read_only, the jail,
  * the listing cap, extensions, exec/shell, aborted uploads, logout, limits, idle timeout and close.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileEntry, SFTPWrapper, Stats } from 'ssh2';
+import { Client, utils, type FileEntry, type ParsedKey, type SFTPWrapper, type Stats } from 'ssh2';
+import { createGateway } from '../../src/gateway.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
-import { call, sshLogin, statusOf, type SshSession } from '../helpers/sftp.js';
+import { call, clientKeyPair, sshLogin, statusOf, type SshSession } from '../helpers/sftp.js';
 
 const PW = 'sftp-protocol-pw';
 const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 };
@@ -230,6 +232,51 @@ describe('SFTP requests (ssh2 client)', () => {
     again.end();
     await again.closed;
     await expect.poll(() => gw.gateway.sessions.get(id), { timeout: 2000 }).toBeUndefined();
+  });
+});
+
+describe('SFTP host keys', () => {
+  /** SHA-256 of the host key the server presents (the client gives up right after seeing it). */
+  const hostKeyOf = (port: number): Promise<string> =>
+    new Promise((resolve) => {
+      const client = new Client();
+      client.on('error', () => {});
+      client.connect({
+        host: '127.0.0.1',
+        port,
+        username: 'nobody',
+        readyTimeout: 10_000,
+        hostVerifier: (key: Buffer) => {
+          resolve(createHash('sha256').update(key).digest('base64'));
+          return false;
+        },
+      });
+    });
+
+  it('generates host keys into certsDir once and reuses them; configured keys are used as given', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'filegate-hostkeys-'));
+    const base = { storage: path.join(dir, 'data'), certsDir: path.join(dir, 'certs'), users: [await user('u', PW)] };
+    try {
+      const fingerprints: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const gateway = await createGateway({ ...base, sftp: { host: '127.0.0.1', port: 0 } });
+        fingerprints.push(await hostKeyOf(gateway.addresses.sftp!.port));
+        await gateway.close();
+      }
+      expect(fingerprints[1]).toBe(fingerprints[0]);
+      expect((await readdir(path.join(dir, 'certs'))).sort()).toEqual(['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'ssh_host_rsa_key', 'ssh_host_rsa_key.pub']);
+
+      const own = clientKeyPair();
+      const keyFile = path.join(dir, 'own_host_key');
+      await writeFile(keyFile, own.privateKey);
+      const gateway = await createGateway({ ...base, sftp: { host: '127.0.0.1', port: 0, hostKeys: [keyFile] } });
+      const presented = await hostKeyOf(gateway.addresses.sftp!.port);
+      await gateway.close();
+      const parsed = utils.parseKey(own.publicKey) as ParsedKey;
+      expect(presented).toBe(createHash('sha256').update(parsed.getPublicSSH()).digest('base64'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
