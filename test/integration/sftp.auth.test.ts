@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
 import { createLogger } from '../../src/logging.js';
 import { TOTP_SECRET, startGateway, user, type TestGateway } from '../helpers/gateway.js';
-import { LoginFailed, clientKeyPair, sshLogin, type SshLogin } from '../helpers/sftp.js';
+import { LoginFailed, call, clientKeyPair, sshLogin, type SshLogin, type SshSession } from '../helpers/sftp.js';
 
 const PW = 'sftp-auth-pw';
 const code = (): string => TotpVerifier.generate(TOTP_SECRET);
@@ -178,6 +178,26 @@ describe('SFTP legacy algorithms', () => {
     session.end();
     expect(session.negotiated.cs.cipher).not.toMatch(/cbc/);
     expect(session.negotiated.kex).not.toMatch(/sha1$/);
+  });
+
+  it('re-checks the algorithms at every re-key: a switch to a legacy cipher ends a session without the flag', async () => {
+    const port = gw.gateway.addresses.sftp!.port;
+    const rekeyToCbc = (session: SshSession): void => {
+      // The ssh2 client has no API to change algorithms mid-connection: swap its offer, then re-key.
+      type Offer = { constructor: new (lists: object) => Offer };
+      const protocol = (session.client as unknown as { _protocol: { _offer: Offer; rekey(): void } })._protocol;
+      const lists = { cipher: ['aes128-cbc'], mac: ['hmac-sha2-256'], compress: ['none'], lang: [] };
+      protocol._offer = new protocol._offer.constructor({ kex: ['curve25519-sha256', 'ecdh-sha2-nistp256'], serverHostKey: ['ssh-ed25519', 'rsa-sha2-256'], cs: lists, sc: lists });
+      protocol.rekey();
+    };
+    const modern = await sshLogin(port, { username: 'modern', password: PW, methods: ['password'] });
+    rekeyToCbc(modern);
+    await modern.closed;
+    const legacy = await sshLogin(port, { username: 'legacy', password: PW, methods: ['password'] });
+    rekeyToCbc(legacy);
+    await new Promise<void>((resolve) => legacy.client.once('handshake', () => resolve()));
+    expect(await call<string>((cb) => legacy.sftp.realpath('.', cb))).toBe('/');
+    legacy.end();
   });
 
   it('does not offer legacy ciphers unless insecure.sshCiphers is on', async () => {
