@@ -20,7 +20,7 @@ const MAX_READ = 255 * 1024;
 const READDIR_BATCH = 128;
 /** Open handles per channel (bounded resources). */
 const MAX_HANDLES = 256;
-/** Handles per channel that get read-ahead (two 256 KiB blocks each, beyond what requests hold). */
+/** Handles per channel that get read-ahead (up to six 256 KiB buffers each: blocks in use and spares). */
 const MAX_READ_AHEAD_HANDLES = 16;
 /** REALPATH and READLINK replies carry no attributes (ATTRS flags 0). */
 const NO_ATTRIBUTES = {} as Attributes;
