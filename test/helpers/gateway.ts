@@ -27,7 +27,10 @@ export interface TestGateway {
 export async function startGateway(config: Partial<GatewayConfigInput>, options: GatewayOptions = {}): Promise<TestGateway> {
   const dir = await mkdtemp(path.join(tmpdir(), 'filegate-test-'));
   const storage = path.join(dir, 'data');
-  const gateway = await createGateway({ storage, certsDir: path.join(dir, 'certs'), ...config }, options);
+  const gateway = await createGateway({ storage, certsDir: path.join(dir, 'certs'), ...config }, options).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     gateway,
     storage,

@@ -72,7 +72,11 @@ describe('session lifecycle across protocols', () => {
         sftp: { host: '127.0.0.1', port: 0 },
         ftp: { host: '127.0.0.1', port: 0, passivePorts: [32100, 32149] },
         http: { host: '127.0.0.1', port: 0 },
-        users: await Promise.all([user('lena', PASSWORD), user('dieter', PASSWORD, { language: 'de', read_only: true })]),
+        users: await Promise.all([
+          user('lena', PASSWORD),
+          user('dieter', PASSWORD, { language: 'de', read_only: true }),
+          user('dagmar', PASSWORD, { language: 'de', two_factor_setup_needed: true }),
+        ]),
       },
       { logger },
     );
@@ -153,6 +157,29 @@ describe('session lifecycle across protocols', () => {
     const french = await ftp.send('DELE /x').then(() => undefined, (err: Error) => err);
     expect(french?.message).toMatch(/^550 .*Permission refusée : cette session est en lecture seule\./);
     ftp.close();
+  });
+
+  it('refuses a language "de" user in German over SFTP and FTP once the password is right', async () => {
+    const setupNeeded = 'Die Zwei-Faktor-Authentifizierung muss eingerichtet werden, bevor Sie sich anmelden können.';
+    const ssh = new SshClient();
+    let banner = '';
+    ssh.on('banner', (text: string) => (banner += text));
+    await expect(
+      new Promise<void>((resolve, reject) => {
+        ssh.once('ready', resolve).once('error', reject);
+        ssh.connect({ host: '127.0.0.1', port: gw.gateway.addresses.sftp!.port, username: 'dagmar', password: PASSWORD, readyTimeout: 10_000 });
+      }),
+    ).rejects.toThrow();
+    ssh.end();
+    expect(banner).toContain(setupNeeded);
+
+    const ftp = new FtpClient(10_000);
+    const refused = await ftp
+      .access({ host: '127.0.0.1', port: gw.gateway.addresses.ftp!.port, user: 'dagmar', password: PASSWORD })
+      .then(() => undefined, (err: Error) => err);
+    ftp.close();
+    expect(refused?.message).toMatch(/^530 /);
+    expect(refused?.message).toContain(setupNeeded);
   });
 
   it('writes an audit event per login, logout, denial and transfer, with no secrets', async () => {
