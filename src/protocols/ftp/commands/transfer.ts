@@ -13,7 +13,11 @@ import { describeError } from '../../error-map.js';
 import type { FtpControl } from '../control.js';
 import { lsLine, mlsxFacts } from '../listing.js';
 import { FtpReply } from '../reply.js';
+import { UploadBatches } from '../upload-batches.js';
 import type { CommandTable, FtpCommand } from './index.js';
+
+const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
+const UPLOAD_BATCH_WAIT_MS = 2;
 
 /** Streams `source` to the client. */
 function download(control: FtpControl, source: Readable, opening: string): Promise<void> {
@@ -24,35 +28,18 @@ function download(control: FtpControl, source: Readable, opening: string): Promi
 }
 
 /**
- * Stores what the client sends. A clean end of the data connection completes the upload, unless
- * the control connection went away with it (a client that dies closes both at once): then the
- * upload is abandoned and its temporary file removed.
+ * Stores what the client sends, in large writes. A clean end of the data connection completes the
+ * upload, unless the control connection went away with it (a client that dies closes both at
+ * once): then the upload is abandoned, and the pipeline's error destroys it with its temporary file.
  */
 function receive(control: FtpControl, data: Socket, sink: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (err: unknown): void => {
-      if (settled) return;
-      settled = true;
-      data.destroy();
-      sink.destroy();
-      reject(err);
-    };
-    const aborted = (why: string): GatewayError => new GatewayError('TRANSFER_ABORTED', why, { text: 'transfer_aborted' });
-    data.once('error', fail);
-    sink.once('error', fail);
-    data.once('close', () => {
-      if (!data.readableEnded) fail(aborted('data connection closed before its end'));
-    });
-    data.once('end', () =>
-      setImmediate(() => (control.closing ? fail(aborted('control connection closed during the upload')) : sink.end())),
-    );
-    sink.once('finish', () => {
-      settled = true;
-      resolve();
-    });
-    data.pipe(sink, { end: false });
+  const batches = new UploadBatches({
+    batchBytes: UPLOAD_BATCH_BYTES,
+    maxWaitMs: UPLOAD_BATCH_WAIT_MS,
+    beforeEnd: () =>
+      control.closing ? new GatewayError('TRANSFER_ABORTED', 'control connection closed during the upload', { text: 'transfer_aborted' }) : undefined,
   });
+  return pipeline(data, batches, sink);
 }
 
 type StoreMode = 'replace' | 'append' | 'unique';
