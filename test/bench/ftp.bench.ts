@@ -2,16 +2,19 @@
  * FTP throughput: filegate vs vsftpd, 256 MiB up and down over loopback with curl, plain FTP and
  * explicit FTPS (AUTH TLS, PROT P). Every transfer is checked by SHA-256. Prints MB/s (10^6 bytes)
  * for both servers and filegate's ratios; targets: download >= 1.0x (plain and TLS), upload
- * >= 0.8x plain and >= 1.0x TLS.
+ * >= 0.8x plain and >= 1.0x TLS. Two measures: "transfer" is curl's time from the start of the
+ * transfer to its end (the data path), "session" the whole curl run (connect and login included:
+ * filegate checks a scrypt password hash, vsftpd's anonymous login checks nothing).
  *   npm run bench:ftp      (env: BENCH_MIB=256, BENCH_REPEATS=3, BENCH_DIR=/dev/shm if it has room)
  * Needs vsftpd (Debian package) and curl; run as root so vsftpd can chroot its anonymous user.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createGateway, type Gateway } from '../../src/gateway.js';
-import { hashPassword } from '../../src/core/index.js';
-import { benchRoot, expectHash, median, medianAndBest, sha256, writeRandomFile } from './helpers.js';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { benchRoot, expectHash, median, medianAndBest, sha256, stopChild, writeRandomFile } from './helpers.js';
 import { startVsftpd } from './vsftpd-server.js';
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
@@ -29,6 +32,9 @@ interface Target {
 }
 
 type Mode = 'plain' | 'tls';
+type Phase = 'transfer' | 'session';
+type Timing = Record<Phase, number>;
+const PHASES: Phase[] = ['transfer', 'session'];
 const MODES: Mode[] = ['plain', 'tls'];
 const TARGETS = {
   up: { plain: 0.8, tls: 1.0 },
@@ -43,24 +49,28 @@ async function main(): Promise<void> {
     await writeRandomFile(source, SIZE);
     const sourceHash = await sha256(source);
 
-    const { gateway, home } = await startFilegate(dir);
-    cleanups.unshift(() => gateway.close());
+    const filegate = await startFilegate(path.join(dir, 'filegate'));
+    cleanups.unshift(() => filegate.stop());
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
     const vsftpd = await startVsftpd(vsftpdDir, [31850, 31899]);
     cleanups.unshift(() => vsftpd.stop());
 
     const targets: Target[] = [
-      { name: 'filegate', url: `ftp://bench:${PASSWORD}@127.0.0.1:${gateway.addresses.ftp!.port}/big.bin`, storedPath: path.join(home, 'big.bin') },
+      { name: 'filegate', url: `ftp://bench:${PASSWORD}@127.0.0.1:${filegate.port}/big.bin`, storedPath: path.join(filegate.home, 'big.bin') },
       { name: 'vsftpd', url: `ftp://127.0.0.1:${vsftpd.port}/pub/big.bin`, storedPath: path.join(vsftpd.uploadDir, 'big.bin') },
     ];
     const results = new Map<string, number[]>();
-    const record = (key: string, value: number): number => (results.set(key, [...(results.get(key) ?? []), value]), value);
+    const record = (key: string, timing: Timing): string => {
+      for (const phase of PHASES) results.set(`${key} ${phase}`, [...(results.get(`${key} ${phase}`) ?? []), rate(timing[phase])]);
+      return `${rate(timing.transfer).toFixed(0).padStart(5)} (${rate(timing.session).toFixed(0).padStart(5)})`;
+    };
     console.log(`FTP benchmark: ${MIB} MiB, ${REPEATS} repeats, curl, loopback (plain = FTP, tls = AUTH TLS + PROT P)`);
-    // Round 0 warms up (JIT, page cache) and is not counted.
+    console.log('MB/s: transfer (session)');
+    // Round 0 warms up (JIT, page cache) and is not counted; the order of the servers alternates.
     for (let round = 0; round <= REPEATS; round++) {
       for (const mode of MODES) {
-        for (const target of targets) {
+        for (const target of round % 2 ? [...targets].reverse() : targets) {
           const downloaded = path.join(dir, `download-${target.name}.bin`);
           const up = await timedCurl(target, mode, ['-T', source]);
           await expectHash(target.storedPath, sourceHash, `${target.name} ${mode} upload`);
@@ -69,24 +79,29 @@ async function main(): Promise<void> {
           await rm(downloaded);
           await rm(target.storedPath);
           if (round === 0) continue;
-          const upRate = record(`${target.name} ${mode} up`, rate(up));
-          const downRate = record(`${target.name} ${mode} down`, rate(down));
-          console.log(`  round ${round} ${mode.padEnd(5)} ${target.name.padEnd(8)} up ${upRate.toFixed(0).padStart(5)} MB/s   down ${downRate.toFixed(0).padStart(5)} MB/s`);
+          const upRates = record(`${target.name} ${mode} up`, up);
+          const downRates = record(`${target.name} ${mode} down`, down);
+          console.log(`  round ${round} ${mode.padEnd(5)} ${target.name.padEnd(8)} up ${upRates}   down ${downRates}`);
         }
       }
     }
-    console.log('\nmedian (best) MB/s          upload         download');
-    for (const mode of MODES) {
-      for (const target of targets) {
-        console.log(`  ${`${target.name} ${mode}`.padEnd(22)} ${medianAndBest(results.get(`${target.name} ${mode} up`)!)}   ${medianAndBest(results.get(`${target.name} ${mode} down`)!)}`);
+    for (const phase of PHASES) {
+      console.log(`\n${phase}: median (best) MB/s    upload         download`);
+      for (const mode of MODES) {
+        for (const target of targets) {
+          const series = (direction: string): string => medianAndBest(results.get(`${target.name} ${mode} ${direction} ${phase}`)!);
+          console.log(`  ${`${target.name} ${mode}`.padEnd(22)} ${series('up')}   ${series('down')}`);
+        }
       }
     }
-    console.log('\nfilegate / vsftpd (median)');
+    console.log('\nfilegate / vsftpd (median)      transfer   session');
     for (const mode of MODES) {
       for (const direction of ['up', 'down'] as const) {
-        const ratio = median(results.get(`filegate ${mode} ${direction}`)!) / median(results.get(`vsftpd ${mode} ${direction}`)!);
+        const ratio = (phase: Phase): number =>
+          median(results.get(`filegate ${mode} ${direction} ${phase}`)!) / median(results.get(`vsftpd ${mode} ${direction} ${phase}`)!);
         const target = TARGETS[direction][mode];
-        console.log(`  ${mode.padEnd(5)} ${direction.padEnd(4)} ${ratio.toFixed(2)}x (target >= ${target.toFixed(1)}x) ${ratio >= target ? 'ok' : 'BELOW TARGET'}`);
+        const verdict = ratio('transfer') >= target ? 'ok' : 'BELOW TARGET';
+        console.log(`  ${mode.padEnd(5)} ${direction.padEnd(4)} (target >= ${target.toFixed(1)}x)  ${ratio('transfer').toFixed(2)}x      ${ratio('session').toFixed(2)}x   ${verdict}`);
       }
     }
   } finally {
@@ -94,30 +109,32 @@ async function main(): Promise<void> {
   }
 }
 
-/** filegate with one password user whose files land in `home`. */
-async function startFilegate(dir: string): Promise<{ gateway: Gateway; home: string }> {
-  const gateway = await createGateway({
-    storage: path.join(dir, 'filegate-data'),
-    certsDir: path.join(dir, 'certs'),
-    ftp: { host: '127.0.0.1', port: 0, passivePorts: [31800, 31849] },
-    users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
+/** filegate in a child process (filegate-ftp-server.ts); uploads land in `home`. */
+async function startFilegate(dir: string): Promise<{ port: number; home: string; stop(): Promise<void> }> {
+  const script = fileURLToPath(new URL('./filegate-ftp-server.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, dir], {
+    env: { ...process.env, BENCH_FTP_PASSWORD: PASSWORD },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return { gateway, home: path.join(dir, 'filegate-data', 'bench') };
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  return { port: (JSON.parse(line) as { port: number }).port, home: path.join(dir, 'data', 'bench'), stop: () => stopChild(child) };
 }
 
-/** One curl transfer; returns its wall-clock milliseconds (login included, as a user sees it). */
-async function timedCurl(target: Target, mode: Mode, args: string[]): Promise<number> {
+/** One curl transfer: seconds of its transfer phase (curl's time_total - time_pretransfer) and of the whole run. */
+async function timedCurl(target: Target, mode: Mode, args: string[]): Promise<Timing> {
   const tls = mode === 'tls' ? ['--ssl-reqd', '-k'] : [];
   const started = process.hrtime.bigint();
-  await new Promise<void>((resolve, reject) => {
-    execFile('curl', ['-sS', '--fail', ...tls, ...args, target.url], { timeout: TRANSFER_TIMEOUT_MS }, (err, _stdout, stderr) =>
-      err ? reject(new Error(`${target.name} ${mode}: curl ${args[0]} failed: ${stderr || err.message}`)) : resolve(),
+  const times = await new Promise<string>((resolve, reject) => {
+    const write = ['-w', '%{time_pretransfer} %{time_total}'];
+    execFile('curl', ['-sS', '--fail', ...write, ...tls, ...args, target.url], { timeout: TRANSFER_TIMEOUT_MS }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${target.name} ${mode}: curl ${args[0]} failed: ${stderr || err.message}`)) : resolve(stdout),
     );
   });
-  return Number(process.hrtime.bigint() - started) / 1e6;
+  const [pretransfer, total] = times.trim().split(' ').map(Number) as [number, number];
+  return { transfer: total - pretransfer, session: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-const rate = (ms: number): number => SIZE / 1e6 / (ms / 1000);
+const rate = (seconds: number): number => SIZE / 1e6 / seconds;
 
 main().catch((err: unknown) => {
   console.error(err);
