@@ -1,30 +1,21 @@
 /**
  * One FTP control connection. It reads whole command lines, runs them one at a time, holds the
- * connection's state (login, working directory, PROT, the passive offer, the transfer in
- * progress), logs in through the core, and ends itself on logout, idle timeout or shutdown.
- * The commands themselves live in commands/.
+ * connection's state (login, working directory, TYPE, PROT, a pending rename), logs in through the
+ * core, and ends itself on logout, idle timeout or shutdown. Its data side is a DataChannel; the
+ * commands themselves live in commands/.
  */
-import { lookup } from 'node:dns/promises';
-import { isIPv4, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { TLSSocket } from 'node:tls';
 import type { FtpConfig } from '../../config.js';
-import {
-  GatewayError,
-  checkDataProtection,
-  fromErrno,
-  type GuardedFs,
-  type Language,
-  type Logger,
-  type Session,
-} from '../../core/index.js';
+import type { GatewayError, GuardedFs, Language, Logger, Session } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { describeError } from '../error-map.js';
 import { COMMANDS } from './commands/index.js';
+import { DataChannel, transferAborted } from './data-channel.js';
 import type { FtpConnection } from './ftp-srv.js';
 import { LineReader, stripTelnet } from './line-reader.js';
-import { normalizeAddress, PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
+import { normalizeAddress, type PassivePorts } from './passive.js';
 import { FtpReply, formatReply } from './reply.js';
 import type { FtpTls } from './tls.js';
 
@@ -40,11 +31,7 @@ export interface FtpServices {
 /** Room for a path of 4096 characters in UTF-8 plus the verb. */
 const MAX_LINE_BYTES = 16 * 1024;
 /** Commands a client may send ahead; beyond this we stop reading until they are answered. */
-const MAX_QUEUED = 64;
-const DATA_CONNECT_TIMEOUT_MS = 20_000;
-const PASSIVE_OFFER_LIFETIME_MS = 60_000;
-/** After a transfer, the client closes the data connection; we only force it after this. */
-const DATA_LINGER_MS = 30_000;
+const MAX_QUEUED = 16;
 /** After we end the control connection, the client has this long to close its side. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -54,12 +41,6 @@ interface Command {
   verb: string;
   arg: string;
   refusal?: FtpReply;
-}
-
-interface Transfer {
-  abort(reason: Error): void;
-  /** Bytes moved so far: the idle timer leaves a moving transfer alone. */
-  progress(): number;
 }
 
 export class FtpControl {
@@ -78,6 +59,7 @@ export class FtpControl {
   language: Language | undefined;
   /** PROT P: data connections run TLS. */
   dataProtected = false;
+  readonly data: DataChannel;
   /** Ends when the control connection starts closing: a transfer still running then is abandoned. */
   closing = false;
 
@@ -89,10 +71,6 @@ export class FtpControl {
   private commandCount = 0;
   private renameFrom: { path: string; command: number } | undefined;
   private loginFailures = 0;
-  private passive: PassiveListener | undefined;
-  private transfer: Transfer | undefined;
-  /** Finished data connections the client has not closed yet. */
-  private readonly lingering = new Set<Socket>();
   private detachSession: (() => void) | undefined;
   private lastActivity = Date.now();
   private lastProgress = -1;
@@ -109,6 +87,15 @@ export class FtpControl {
     this.tlsVersion = implicitTls ? (socket as TLSSocket).getProtocol() : null;
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
     this.logger = services.logger.child({ remote: this.remoteAddress });
+    this.data = new DataChannel({
+      config: services.config,
+      tls: services.tls,
+      ports: services.ports,
+      sessions: services.context.sessions,
+      peer: this.remoteAddress,
+      logger: this.logger,
+      reply: (code, text) => this.reply(code, text),
+    });
     this.reader = new LineReader(MAX_LINE_BYTES, {
       line: (bytes) => this.received(bytes),
       tooLong: () => this.enqueue({ verb: '', arg: '', refusal: new FtpReply(500, 'Command line too long.') }),
@@ -239,72 +226,23 @@ export class FtpControl {
     this.connection.commandSocket = secure;
   }
 
-  /** PASV/EPSV: a listener for the next data connection; any earlier offer is withdrawn. */
-  async offerPassive(): Promise<number> {
-    this.passive?.close();
-    this.passive = undefined;
-    const server = await this.services.ports.listen();
-    const secureContext = this.dataProtected ? this.services.tls.data : undefined;
-    this.passive = new PassiveListener(server, this.remoteAddress, PASSIVE_OFFER_LIFETIME_MS, secureContext);
-    return this.passive.port;
-  }
-
-  /** The IPv4 address a PASV reply names: `pasvUrl`, else the address the client reached us on. */
-  async passiveAddress(): Promise<string> {
-    const configured = this.services.config.pasvUrl;
-    if (configured) return isIPv4(configured) ? configured : (await lookup(configured, { family: 4 })).address;
-    const local = normalizeAddress(this.socket.localAddress);
-    if (!isIPv4(local)) throw new FtpReply(425, 'PASV needs IPv4: use EPSV.');
-    return local;
-  }
-
-  /**
-   * Runs one transfer over the passive data connection: `resource` (the file stream, already
-   * opened, so refusals came before any data connection) is moved by `move`. 150 is sent without
-   * waiting for the TLS handshake of a protected data connection: lftp starts TLS only once it
-   * reads 150 (ftp-srv waited for the handshake first, so lftp could never transfer).
-   */
+  /** Runs one transfer on the data channel (see DataChannel.transfer), then answers 226. */
   async transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void> {
-    let data: Socket | undefined;
-    try {
-      data = await this.openData(opening);
-      const current = data;
-      this.transfer = { abort: (reason) => current.destroy(reason), progress: () => current.bytesRead + current.bytesWritten };
-      await move(data);
-    } catch (err) {
-      data?.destroy();
-      // An unfinished upload is discarded; its temporary file is gone before we answer.
-      resource.destroy();
-      await finished(resource).catch(() => {});
-      throw err instanceof FtpReply ? err : fromErrno(err);
-    } finally {
-      this.transfer = undefined;
-    }
-    // The client closes first (destroying now could reset the connection under unread data).
-    const done = data;
-    this.lingering.add(done);
-    done.once('close', () => this.lingering.delete(done));
-    setTimeout(() => done.destroy(), DATA_LINGER_MS).unref();
+    await this.data.transfer({ session: this.session!, protect: this.dataProtected }, resource, opening, move);
     this.reply(226, 'Transfer complete.');
   }
 
   /** ABOR while a transfer runs: it ends with 426, then ABOR is answered. */
   async abortTransfer(): Promise<void> {
-    this.transfer?.abort(new GatewayError('TRANSFER_ABORTED', 'ABOR from the client', { text: 'transfer_aborted' }));
+    this.data.abort(transferAborted('ABOR from the client'));
     await this.running;
     this.reply(226, 'ABOR successful.');
-  }
-
-  /** ABOR with no transfer running: withdraws a passive offer. */
-  withdrawPassive(): void {
-    this.passive?.close();
-    this.passive = undefined;
   }
 
   /** Ends the control connection after the replies already written. */
   close(): void {
     this.closing = true;
-    this.transfer?.abort(new GatewayError('TRANSFER_ABORTED', 'control connection closing', { text: 'transfer_aborted' }));
+    this.data.abort(transferAborted('control connection closing'));
     this.socket.end();
     const socket = this.socket;
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
@@ -315,40 +253,6 @@ export class FtpControl {
     const described = describeError(reason, this.lang);
     this.reply(described.ftp, described.message);
     this.close();
-  }
-
-  private async openData(opening: string): Promise<Socket> {
-    checkDataProtection(this.session!, this.dataProtected);
-    const offer = this.passive;
-    this.passive = undefined;
-    if (!offer) throw new FtpReply(425, 'Use PASV or EPSV first.');
-    if (offer.secure !== this.dataProtected) {
-      offer.close();
-      throw new FtpReply(425, 'PROT changed after PASV: send PASV or EPSV again.');
-    }
-    let connection: DataConnection;
-    try {
-      connection = await offer.connection(DATA_CONNECT_TIMEOUT_MS);
-    } finally {
-      offer.close();
-    }
-    this.reply(150, opening);
-    if (!connection.secured) return connection.socket;
-    let secure: TLSSocket;
-    try {
-      secure = await connection.secured;
-    } catch (err) {
-      this.logger.info({ err }, 'data connection TLS handshake failed');
-      throw new FtpReply(425, 'TLS negotiation on the data connection failed.');
-    }
-    secure.on('error', () => {}); // the transfer's own handling reports errors
-    try {
-      this.services.context.sessions.recheckTransport(this.session!, { kind: 'ftp', tlsVersion: secure.getProtocol() });
-    } catch (err) {
-      secure.destroy();
-      throw err;
-    }
-    return secure;
   }
 
   private get idleMs(): number {
@@ -367,7 +271,7 @@ export class FtpControl {
     const verb = (space === -1 ? text : text.slice(0, space)).toUpperCase();
     const arg = space === -1 ? '' : text.slice(space + 1); // verbatim: quotes and leading "-" are part of names
     // ABOR must reach a running transfer, which holds the queue until it ends.
-    if (verb === 'ABOR' && this.transfer) {
+    if (verb === 'ABOR' && this.data.busy) {
       void this.abortTransfer();
       return;
     }
@@ -420,7 +324,7 @@ export class FtpControl {
 
   /** Idle means no command and no transfer progress for `idleTimeoutSeconds`. */
   private checkIdle(): void {
-    const progress = this.transfer?.progress() ?? -1;
+    const progress = this.data.progress();
     if (progress !== this.lastProgress) {
       this.lastProgress = progress;
       this.lastActivity = Date.now();
@@ -439,9 +343,7 @@ export class FtpControl {
     this.closing = true;
     clearTimeout(this.idleTimer);
     this.queue.length = 0;
-    this.passive?.close();
-    this.transfer?.abort(new GatewayError('TRANSFER_ABORTED', 'control connection closed', { text: 'transfer_aborted' }));
-    for (const socket of this.lingering) socket.destroy();
+    this.data.close(transferAborted('control connection closed'));
     this.detachSession?.();
   }
 }

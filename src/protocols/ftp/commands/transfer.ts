@@ -13,6 +13,7 @@ import { describeError } from '../../error-map.js';
 import type { FtpControl } from '../control.js';
 import { lsLine, mlsxFacts } from '../listing.js';
 import { FtpReply } from '../reply.js';
+import { transferAborted } from '../data-channel.js';
 import { UploadBatches } from '../upload-batches.js';
 import type { CommandTable, FtpCommand } from './index.js';
 
@@ -36,8 +37,7 @@ function receive(control: FtpControl, data: Socket, sink: Writable): Promise<voi
   const batches = new UploadBatches({
     batchBytes: UPLOAD_BATCH_BYTES,
     maxWaitMs: UPLOAD_BATCH_WAIT_MS,
-    beforeEnd: () =>
-      control.closing ? new GatewayError('TRANSFER_ABORTED', 'control connection closed during the upload', { text: 'transfer_aborted' }) : undefined,
+    beforeEnd: () => (control.closing ? transferAborted('control connection closed during the upload') : undefined),
   });
   return pipeline(data, batches, sink);
 }
@@ -122,8 +122,8 @@ function listing(format: ListFormat): FtpCommand {
 export const transferCommands: CommandTable = {
   PASV: {
     async run(control) {
-      const address = await control.passiveAddress();
-      const port = await control.offerPassive();
+      const address = await control.data.passiveAddress(control.socket.localAddress);
+      const port = await control.data.offerPassive(control.dataProtected);
       control.reply(227, `Entering Passive Mode (${address.replace(/\./g, ',')},${port >> 8},${port & 255}).`);
     },
   },
@@ -133,7 +133,7 @@ export const transferCommands: CommandTable = {
       const protocol = arg.trim().toUpperCase();
       if (protocol === 'ALL') return control.reply(200, 'EPSV ALL accepted.');
       if (protocol !== '' && protocol !== '1' && protocol !== '2') throw new FtpReply(522, 'Network protocol not supported, use (1,2).');
-      const port = await control.offerPassive();
+      const port = await control.data.offerPassive(control.dataProtected);
       control.reply(229, `Entering Extended Passive Mode (|||${port}|).`);
     },
   },
@@ -156,7 +156,7 @@ export const transferCommands: CommandTable = {
   ABOR: {
     // With a transfer running, ABOR is taken out of the queue (control.ts); here none is.
     run(control) {
-      control.withdrawPassive();
+      control.data.withdraw();
       control.reply(225, 'No transfer to abort.');
     },
   },
