@@ -8,13 +8,11 @@
  *   npm run bench:ftp      (env: BENCH_MIB=256, BENCH_REPEATS=3, BENCH_DIR=/dev/shm if it has room)
  * Needs vsftpd (Debian package) and curl; run as root so vsftpd can chroot its anonymous user.
  */
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { benchRoot, expectHash, median, medianAndBest, sha256, stopChild, writeRandomFile } from './helpers.js';
+import { hashPassword } from '../../src/core/index.js';
+import { benchRoot, expectHash, median, medianAndBest, sha256, startFilegateProcess, writeRandomFile } from './helpers.js';
 import { startVsftpd } from './vsftpd-server.js';
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
@@ -49,7 +47,16 @@ async function main(): Promise<void> {
     await writeRandomFile(source, SIZE);
     const sourceHash = await sha256(source);
 
-    const filegate = await startFilegate(path.join(dir, 'filegate'));
+    const filegateStorage = path.join(dir, 'filegate');
+    const filegate = await startFilegateProcess(
+      {
+        storage: filegateStorage,
+        certsDir: path.join(dir, 'filegate-certs'),
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: [31800, 31849] },
+        users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
+      },
+      ['--initial-heap-size=128'], // as the filegate command runs
+    );
     cleanups.unshift(() => filegate.stop());
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
@@ -57,7 +64,7 @@ async function main(): Promise<void> {
     cleanups.unshift(() => vsftpd.stop());
 
     const targets: Target[] = [
-      { name: 'filegate', url: `ftp://bench:${PASSWORD}@127.0.0.1:${filegate.port}/big.bin`, storedPath: path.join(filegate.home, 'big.bin') },
+      { name: 'filegate', url: `ftp://bench:${PASSWORD}@127.0.0.1:${filegate.port}/big.bin`, storedPath: path.join(filegateStorage, 'bench', 'big.bin') },
       { name: 'vsftpd', url: `ftp://127.0.0.1:${vsftpd.port}/pub/big.bin`, storedPath: path.join(vsftpd.uploadDir, 'big.bin') },
     ];
     const results = new Map<string, number[]>();
@@ -107,17 +114,6 @@ async function main(): Promise<void> {
   } finally {
     for (const cleanup of cleanups) await cleanup().catch((err: unknown) => console.error('cleanup failed:', err));
   }
-}
-
-/** filegate in a child process (filegate-ftp-server.ts); uploads land in `home`. */
-async function startFilegate(dir: string): Promise<{ port: number; home: string; stop(): Promise<void> }> {
-  const script = fileURLToPath(new URL('./filegate-ftp-server.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, dir], {
-    env: { ...process.env, BENCH_FTP_PASSWORD: PASSWORD },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  return { port: (JSON.parse(line) as { port: number }).port, home: path.join(dir, 'data', 'bench'), stop: () => stopChild(child) };
 }
 
 /** One curl transfer: seconds of its transfer phase (curl's time_total - time_pretransfer) and of the whole run. */

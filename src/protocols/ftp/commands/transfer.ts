@@ -19,6 +19,8 @@ import type { CommandTable, FtpCommand } from './index.js';
 
 const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
 const UPLOAD_BATCH_WAIT_MS = 2;
+/** Bytes the socket may run ahead of the disk, so reading goes on while a batch is being written. */
+const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
 
 /** Streams `source` to the client. */
 function download(control: FtpControl, source: Readable, opening: string): Promise<void> {
@@ -66,6 +68,7 @@ async function store(control: FtpControl, arg: string, mode: StoreMode): Promise
       start: control.takeRestOffset(),
       append: mode === 'append',
       ascii: control.ascii,
+      highWaterMark: UPLOAD_BUFFER_BYTES,
     });
   } catch (err) {
     // RFC 959 answers a file name that is not allowed on STOR with 553.
