@@ -28,6 +28,8 @@ export interface HttpError {
 export interface ErrorReply {
   sftp: SftpStatus;
   ftp: number;
+  /** The FTP reply when the refused command is a STOR (RFC 959: 553 for a file name not allowed). */
+  ftpStore?: number;
   http: HttpError;
   text: MessageKey;
 }
@@ -43,7 +45,7 @@ export const ERROR_MAP: Record<ErrorCode, ErrorReply> = {
   NOT_EMPTY: { sftp: S.FAILURE, ftp: 550, http: http(409, 'processing-failure/folder-not-empty', 'Folder Not Empty'), text: 'not_empty' },
   NOT_A_DIRECTORY: { sftp: S.FAILURE, ftp: 550, http: http(400, 'bad-request/not-a-folder', 'Not A Folder'), text: 'not_a_directory' },
   IS_A_DIRECTORY: { sftp: S.FAILURE, ftp: 550, http: http(400, 'bad-request/is-a-folder', 'Is A Folder'), text: 'is_a_directory' },
-  BAD_PATH: { sftp: S.BAD_MESSAGE, ftp: 501, http: http(400, 'bad-request/invalid-path', 'Invalid Path'), text: 'bad_path' },
+  BAD_PATH: { sftp: S.BAD_MESSAGE, ftp: 501, ftpStore: 553, http: http(400, 'bad-request/invalid-path', 'Invalid Path'), text: 'bad_path' },
   // Core UNSUPPORTED is a file operation refused for this session/mode (e.g. SIZE in ASCII): FTP 550.
   UNSUPPORTED: { sftp: S.OP_UNSUPPORTED, ftp: 550, http: http(400, 'bad-request/unsupported-operation', 'Unsupported Operation'), text: 'unsupported' },
   NO_SPACE: { sftp: S.FAILURE, ftp: 452, http: http(507, 'processing-failure/insufficient-storage', 'Insufficient Storage'), text: 'no_space' },

@@ -71,8 +71,8 @@ async function store(control: FtpControl, arg: string, mode: StoreMode): Promise
       highWaterMark: UPLOAD_BUFFER_BYTES,
     });
   } catch (err) {
-    // RFC 959 answers a file name that is not allowed on STOR with 553.
-    if (err instanceof GatewayError && err.code === 'BAD_PATH') throw new FtpReply(553, describeError(err, control.lang).message);
+    const described = describeError(err, control.lang);
+    if (described.ftpStore !== undefined) throw new FtpReply(described.ftpStore, described.message);
     throw err;
   }
   const opening = mode === 'unique' ? `FILE: ${path.posix.basename(virtualPath)}` : 'Ready to receive data.';
