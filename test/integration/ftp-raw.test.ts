@@ -89,6 +89,15 @@ describe('ftp over raw sockets', () => {
     ftp.close();
   });
 
+  it('refuses a bad file name with 501, and with 553 on STOR (RFC 959)', async () => {
+    const ftp = await loggedIn();
+    const tooLong = 'n'.repeat(5000); // past the core's path limit, within the line limit
+    expect((await ftp.command(`MKD ${tooLong}`)).code).toBe(501);
+    expect(await ftp.command(`STOR ${tooLong}`)).toEqual({ code: 553, text: '553 Invalid path.' });
+    expect((await ftp.command('NOOP')).code).toBe(200);
+    ftp.close();
+  });
+
   it('keeps quotes and leading dashes as part of names', async () => {
     const ftp = await loggedIn();
     expect(await ftp.command('MKD "quoted dir"')).toEqual({ code: 257, text: '257 "/""quoted dir""" created.' });

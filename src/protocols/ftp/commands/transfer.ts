@@ -61,9 +61,10 @@ async function uniquePath(control: FtpControl, arg: string): Promise<string> {
 }
 
 async function store(control: FtpControl, arg: string, mode: StoreMode): Promise<void> {
-  const virtualPath = mode === 'unique' ? await uniquePath(control, arg) : control.path(arg);
+  let virtualPath: string;
   let sink: Writable;
   try {
+    virtualPath = mode === 'unique' ? await uniquePath(control, arg) : control.path(arg);
     sink = await control.files.openWriteStream(virtualPath, {
       start: control.takeRestOffset(),
       append: mode === 'append',
