@@ -337,8 +337,13 @@ export class GuardedFs {
     return effective;
   }
 
+  /** Whether this session may change anything (listings report it, e.g. FTP MLSx `perm` facts). */
+  get writable(): boolean {
+    return !this.session.read_only;
+  }
+
   assertWritable(): void {
-    if (this.session.read_only) throw new GatewayError('PERMISSION_DENIED', 'read_only session', { text: 'read_only' });
+    if (!this.writable) throw new GatewayError('PERMISSION_DENIED', 'read_only session', { text: 'read_only' });
   }
 
   /** Whether FTP TYPE A converts line endings for this session (never under windows_mode_ftp). */

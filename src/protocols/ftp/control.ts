@@ -137,12 +137,7 @@ export class FtpControl {
 
   /** Whether this session may write (MLSx `perm` facts say so); the core decides. */
   get mayWrite(): boolean {
-    try {
-      this.files.assertWritable();
-      return true;
-    } catch {
-      return false;
-    }
+    return this.files.writable;
   }
 
   /** A client path as a virtual path against the working directory. */
