@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, utils, type Algorithms, type NegotiatedAlgorithms, type SFTPWrapper } from 'ssh2';
+import { Client, utils, type Algorithms, type ClientChannel, type NegotiatedAlgorithms, type SFTPWrapper } from 'ssh2';
 
 export interface SshLogin {
   username: string;
@@ -158,4 +158,33 @@ export function clientKeyPair(): { privateKey: string; publicKey: string } {
     if (!(utils.parseKey(pair.private) instanceof Error)) return { privateKey: pair.private, publicKey: pair.public };
   }
   throw new Error('no usable key pair');
+}
+
+/** SFTP v3 wire pieces, for requests the ssh2 client would never send (pipelined floods, races). */
+export const sftpWire = {
+  u32(n: number): Buffer {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  },
+  u64(n: bigint): Buffer {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(n);
+    return b;
+  },
+  str(s: string | Buffer): Buffer {
+    const bytes = Buffer.from(s);
+    return Buffer.concat([sftpWire.u32(bytes.length), bytes]);
+  },
+  packet(type: number, ...fields: Buffer[]): Buffer {
+    const body = Buffer.concat(fields);
+    return Buffer.concat([sftpWire.u32(body.length + 1), Buffer.from([type]), body]);
+  },
+};
+
+/** The sftp subsystem as a plain channel (INIT already sent): raw packets out, raw bytes in. */
+export async function rawSftpChannel(client: Client): Promise<ClientChannel> {
+  const channel = await call<ClientChannel>((cb) => client.subsys('sftp', cb));
+  channel.write(sftpWire.packet(1, sftpWire.u32(3)));
+  return channel;
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, utils, type FileEntry, type ParsedKey, type SFTPWrapper, type Stats } from 'ssh2';
 import { createGateway } from '../../src/gateway.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
-import { call, clientKeyPair, sshLogin, statusOf, type SshSession } from '../helpers/sftp.js';
+import { call, clientKeyPair, rawSftpChannel, sftpWire, sshLogin, statusOf, type SshSession } from '../helpers/sftp.js';
 
 const PW = 'sftp-protocol-pw';
 const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 };
@@ -188,6 +188,23 @@ describe('SFTP requests (ssh2 client)', () => {
     (session.client as unknown as { _sock: { destroy(): void } })._sock.destroy(); // the network goes away, no goodbye
     await session.closed;
     await expect.poll(async () => (await readdir(home('alice'))).filter((n) => n.includes('partial')), { timeout: 3000 }).toEqual([]);
+  });
+
+  it('closes files that finish opening after their channel closed (no leaked descriptor or upload)', async () => {
+    const session = await sshLogin(port, { username: 'alice', password: PW });
+    sessions.push(session);
+    const { u32, str, packet } = sftpWire;
+    const WRITE_CREATE_TRUNCATE = 0x02 | 0x08 | 0x10;
+    for (let round = 0; round < 3; round++) {
+      const channel = await rawSftpChannel(session.client);
+      channel.resume();
+      const opens = Array.from({ length: 40 }, (_, i) => packet(3, u32(i), str(`/raced-${round}-${i}`), u32(WRITE_CREATE_TRUNCATE), u32(0)));
+      channel.write(Buffer.concat(opens));
+      channel.close(); // right behind the OPENs: they finish opening after the channel is gone
+      await new Promise((resolve) => channel.once('close', resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await readdir(home('alice'))).filter((name) => name.includes('raced'))).toEqual([]);
   });
 
   it('offers only the sftp subsystem: exec and shell get a clear message', async () => {

@@ -33,6 +33,8 @@ export class SftpChannel {
   private readonly handles = new Map<number, OpenHandle>();
   private nextHandleId = 0;
   private readonly packer: PacketPacker;
+  /** The channel has gone: a file that finishes opening now has no handle table to land in. */
+  private closed = false;
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -52,6 +54,7 @@ export class SftpChannel {
       this.serve(id, 'open', async () => {
         this.assertHandleRoom();
         const file = await fs.open(filename, toOpenMode(pflags), toAttributeChange(attrs));
+        if (this.closed) return file.abort(); // else its descriptor (and an upload's temporary file) would leak
         const reader = file.writable || this.readAheadHandles() >= MAX_READ_AHEAD_HANDLES ? undefined : new ReadAhead(file);
         sftp.handle(id, this.addHandle({ kind: 'file', file, order: new HandleOrder(), reader }));
       }),
@@ -200,6 +203,7 @@ export class SftpChannel {
 
   /** The channel is gone: unfinished uploads are discarded, open files closed. */
   private abortAll(): void {
+    this.closed = true;
     for (const open of this.handles.values()) {
       if (open.kind === 'file') void open.order.idle().then(() => open.file.abort());
     }
