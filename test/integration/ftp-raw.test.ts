@@ -171,6 +171,18 @@ describe('ftp over raw sockets', () => {
     ftp.close();
   });
 
+  it('a REST offset beyond any file is refused at RETR/STOR with 550, and the file is untouched', async () => {
+    const ftp = await loggedIn();
+    await writeFile(home('far.bin'), '0123456789');
+    for (const verb of ['RETR', 'STOR']) {
+      expect((await ftp.command('REST 100000000000000000000')).code).toBe(350);
+      expect((await ftp.command(`${verb} far.bin`)).code, verb).toBe(550);
+    }
+    expect(await readFile(home('far.bin'), 'utf8')).toBe('0123456789');
+    expect((await retrieve(ftp, 'far.bin')).toString()).toBe('0123456789'); // the offset applied to one command only
+    ftp.close();
+  });
+
   it('read_only write verbs are refused with 550 before any data connection is used', async () => {
     const ftp = await loggedIn('reader');
     await ftp.passivePort(); // a data connection is offered but never opened

@@ -190,6 +190,7 @@ export class GuardedFs {
   /** A stream of a file's bytes from `start` (FTP RETR), converted to CRLF for TYPE A unless windows_mode_ftp. */
   openReadStream(input: string, options: ReadOptions = {}): Promise<Readable> {
     return this.guard('download', input, async (v) => {
+      assertOffset(options.start ?? 0);
       const realPath = await this.jail.resolve(v);
       const handle = await open(realPath, constants.O_RDONLY | NO_FOLLOW);
       if ((await handle.stat()).isDirectory()) {
@@ -215,9 +216,10 @@ export class GuardedFs {
   openWriteStream(input: string, options: WriteOptions = {}): Promise<Writable> {
     return this.guard('upload', input, async (v) => {
       this.assertWritable();
+      const start = options.start ?? 0;
+      assertOffset(start);
       const realPath = await this.jail.resolve(v);
       await assertNotDirectory(realPath);
-      const start = options.start ?? 0;
       const inPlace = options.append || start > 0;
       const tempPath = inPlace ? undefined : uploadTempPath(realPath);
       const flags = inPlace
@@ -401,6 +403,7 @@ export class GuardedFile {
    * short-lived Buffers makes V8 collect far more often, full collections included.
    */
   async readInto(buffer: Buffer, position: number): Promise<number> {
+    assertOffset(position);
     try {
       const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
       this.bytes += bytesRead;
@@ -412,6 +415,7 @@ export class GuardedFile {
 
   async write(data: Buffer, position: number): Promise<void> {
     if (!this.writable) throw new GatewayError('PERMISSION_DENIED', 'write to a handle opened for reading', { text: 'permission_denied' });
+    assertOffset(position, data.length);
     try {
       let offset = 0;
       while (offset < data.length) {
@@ -483,6 +487,17 @@ function byName(a: string, b: string): number {
 
 function sameSecond(a: Date, b: Date): boolean {
   return Math.floor(a.getTime() / 1000) === Math.floor(b.getTime() / 1000);
+}
+
+/**
+ * Node reads and writes at the *current* file position when given one that is not a safe integer
+ * (an SFTP uint64 offset, FTP `REST 1e20`), and its read streams throw on such a start after the
+ * file is open: refused before any I/O.
+ */
+function assertOffset(position: number, length = 0): void {
+  if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(position + length)) {
+    throw new GatewayError('UNSUPPORTED', `file offset out of range: ${position}`, { text: 'unsupported' });
+  }
 }
 
 async function assertNotDirectory(realPath: string): Promise<void> {

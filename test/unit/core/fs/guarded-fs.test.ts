@@ -394,6 +394,21 @@ describe('atomic uploads', () => {
     expect(await readFile(path.join(root, 'file.txt'), 'utf8')).toBe('heLLo\nmore\n');
   });
 
+  it('refuses file offsets that are not safe integers (Node would use the current position instead)', async () => {
+    const fs = await open();
+    const huge = 2 ** 63;
+    const before = await tree();
+    await expectGatewayError(fs.openReadStream('file.txt', { start: 1e20 }), 'UNSUPPORTED');
+    await expectGatewayError(fs.openWriteStream('file.txt', { start: huge }), 'UNSUPPORTED');
+    const file = await fs.open('file.txt', { read: true, write: true });
+    await expectGatewayError(file.write(Buffer.from('XY'), huge), 'UNSUPPORTED');
+    await expectGatewayError(file.read(2, huge), 'UNSUPPORTED');
+    await expectGatewayError(file.readInto(Buffer.alloc(2), -1), 'UNSUPPORTED');
+    await file.close();
+    expect(await tree()).toEqual(before);
+    expect(await readFile(path.join(root, 'file.txt'), 'utf8')).toBe('hello\n');
+  });
+
   it('GuardedFile: abort leaves no file and no temp; close makes it appear', async () => {
     const fs = await open();
     const aborted = await fs.open('up-aborted.bin', { write: true, create: true, truncate: true });
