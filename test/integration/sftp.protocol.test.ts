@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, utils, type FileEntry, type ParsedKey, type SFTPWrapper, type Stats } from 'ssh2';
 import { createGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/logging.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 import { call, clientKeyPair, rawSftpChannel, sftpWire, sshLogin, statusOf, type SshSession } from '../helpers/sftp.js';
 
@@ -205,6 +206,79 @@ describe('SFTP requests (ssh2 client)', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await readdir(home('alice'))).filter((name) => name.includes('raced'))).toEqual([]);
+  });
+
+  it('holds a pipelining client that does not read its replies to bounded memory, then answers every request', async () => {
+    const session = await sshLogin(port, { username: 'alice', password: PW });
+    sessions.push(session);
+    await writeFile(home('alice', 'flood.bin'), randomBytes(8 * 1024 * 1024));
+    const { u32, u64, str, packet } = sftpWire;
+    const channel = await rawSftpChannel(session.client);
+    let received = Buffer.alloc(0);
+    const packets = (): Buffer[] => {
+      const out: Buffer[] = [];
+      while (received.length >= 4 && received.length >= 4 + received.readUInt32BE(0)) {
+        out.push(received.subarray(4, 4 + received.readUInt32BE(0)));
+        received = received.subarray(4 + received.readUInt32BE(0));
+      }
+      return out;
+    };
+    const collect = (chunk: Buffer): void => void (received = Buffer.concat([received, chunk]));
+    channel.on('data', collect);
+    channel.write(packet(3, u32(1), str('/flood.bin'), u32(0x01), u32(0)));
+    let handle: Buffer | undefined;
+    for (let i = 0; i < 100 && !handle; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const reply = packets().find((p) => p[0] === 102); // SSH_FXP_HANDLE
+      if (reply) handle = reply.subarray(9, 9 + reply.readUInt32BE(5));
+    }
+    expect(handle).toBeDefined();
+    channel.off('data', collect);
+    channel.pause(); // the client stops reading: its window shuts
+
+    const READS = 2000;
+    const before = process.memoryUsage().arrayBuffers;
+    const reads = Array.from({ length: READS }, (_, i) => packet(5, u32(100 + i), str(handle!), u64(BigInt((i % 32) * 262144)), u32(255 * 1024)));
+    channel.write(Buffer.concat(reads)); // 2000 x 255 KiB = 500 MB of replies asked for
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(200 * 1024 * 1024);
+
+    let answered = 0;
+    channel.on('data', (chunk: Buffer) => {
+      collect(chunk);
+      answered += packets().filter((p) => p[0] === 103 && p.readUInt32BE(1) >= 100).length; // SSH_FXP_DATA
+    });
+    channel.resume();
+    await expect.poll(() => answered, { timeout: 20_000, interval: 50 }).toBe(READS);
+    channel.close();
+  });
+
+  it('cuts off a client that keeps sending past its window', async () => {
+    const lines: string[] = [];
+    const own = await startGateway(
+      { sftp: { host: '127.0.0.1', port: 0 }, users: [await user('alice', PW)] },
+      { logger: createLogger('info', { write: (line: string) => void lines.push(line) }) },
+    );
+    try {
+      await mkdir(path.join(own.storage, 'alice'), { recursive: true });
+      await writeFile(path.join(own.storage, 'alice', 'overrun.bin'), randomBytes(1024 * 1024));
+      const session = await sshLogin(own.gateway.addresses.sftp!.port, { username: 'alice', password: PW });
+      const { u32, u64, str, packet } = sftpWire;
+      const channel = await rawSftpChannel(session.client);
+      channel.pause(); // replies stay unread, so the server stops taking requests
+      const window = (channel as unknown as { outgoing: { window: number } }).outgoing;
+      const reads = Array.from({ length: 1000 }, (_, i) => packet(5, u32(i), str(Buffer.from([0, 0, 0, 0])), u64(0n), u32(255 * 1024)));
+      channel.write(packet(3, u32(1), str('/overrun.bin'), u32(0x01), u32(0)));
+      for (let round = 0; round < 20; round++) {
+        window.window = 2 ** 30; // a client that ignores the server's window
+        channel.write(Buffer.concat([...reads, packet(6, u32(5000), str('x'), u64(0n), str(Buffer.alloc(200 * 1024)))]));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await expect.poll(() => lines.join(''), { timeout: 5000 }).toContain('"event":"sftp-window-overrun"');
+      session.end();
+    } finally {
+      await own.close();
+    }
   });
 
   it('offers only the sftp subsystem: exec and shell get a clear message', async () => {

@@ -11,6 +11,7 @@ import { longName, toAttributeChange, toOpenMode, toWireAttributes, type WireAtt
 import { HandleOrder } from './handle-order.js';
 import { PacketPacker } from './packet-packer.js';
 import { ReadAhead } from './read-ahead.js';
+import { RequestGate } from './request-gate.js';
 
 const { STATUS_CODE } = ssh2.utils.sftp;
 
@@ -33,6 +34,7 @@ export class SftpChannel {
   private readonly handles = new Map<number, OpenHandle>();
   private nextHandleId = 0;
   private readonly packer: PacketPacker;
+  private readonly gate: RequestGate;
   /** The channel has gone: a file that finishes opening now has no handle table to land in. */
   private closed = false;
 
@@ -42,6 +44,10 @@ export class SftpChannel {
     private readonly logger: Logger,
   ) {
     this.packer = new PacketPacker(sftp);
+    this.gate = new RequestGate(sftp, () => {
+      this.logger.warn({ event: 'sftp-window-overrun' }, 'SFTP client sent past its window: channel closed');
+      sftp.destroy();
+    });
     this.listen();
     // OpenSSH's client waits for our side of the channel to close before it exits.
     sftp.on('end', () => sftp.end());
@@ -154,14 +160,22 @@ export class SftpChannel {
     this.sftp.name(id, [{ filename: virtualPath, longname: virtualPath, attrs: NO_ATTRIBUTES }]);
   }
 
-  /** Runs a request; any failure becomes the error table's status and text in the session's language. */
+  /**
+   * Runs a request when the gate lets it (bounded work and unsent replies per channel); any failure
+   * becomes the error table's status and text in the session's language.
+   */
   private serve(id: number, op: string, work: () => Promise<unknown>): void {
-    work().catch((err: unknown) => {
-      const described = describeError(err, this.fs.session.language);
-      if (described.code === 'INTERNAL') this.logger.error({ event: 'sftp-error', op, err }, 'SFTP request failed');
-      else this.logger.debug({ event: 'sftp-refused', op, reason: described.code }, 'SFTP request refused');
-      this.sftp.status(id, described.sftp, described.message);
-    });
+    this.gate.run(() =>
+      work().then(
+        () => {},
+        (err: unknown) => {
+          const described = describeError(err, this.fs.session.language);
+          if (described.code === 'INTERNAL') this.logger.error({ event: 'sftp-error', op, err }, 'SFTP request failed');
+          else this.logger.debug({ event: 'sftp-refused', op, reason: described.code }, 'SFTP request refused');
+          this.sftp.status(id, described.sftp, described.message);
+        },
+      ),
+    );
   }
 
   private serveOk(id: number, op: string, work: () => Promise<unknown>): void {
@@ -204,6 +218,7 @@ export class SftpChannel {
   /** The channel is gone: unfinished uploads are discarded, open files closed. */
   private abortAll(): void {
     this.closed = true;
+    this.gate.close();
     for (const open of this.handles.values()) {
       if (open.kind === 'file') void open.order.idle().then(() => open.file.abort());
     }
