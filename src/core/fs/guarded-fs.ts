@@ -329,7 +329,9 @@ export class GuardedFs {
    */
   effectiveChange(current: Stats, change: AttributeChange): AttributeChange {
     const effective: AttributeChange = {};
-    if (change.mode !== undefined && (change.mode & 0o7777) !== (current.mode & 0o7777)) effective.mode = change.mode & 0o7777;
+    // Permission bits only: every stored file belongs to the gateway's account, so a client must
+    // never set setuid/setgid/sticky on it.
+    if (change.mode !== undefined && (change.mode & 0o777) !== (current.mode & 0o777)) effective.mode = change.mode & 0o777;
     if (change.size !== undefined && change.size !== current.size) effective.size = change.size;
     if (this.session.use_provided_modified_at && change.mtime !== undefined && !sameSecond(change.mtime, current.mtime)) {
       effective.mtime = change.mtime;

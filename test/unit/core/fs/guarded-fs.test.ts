@@ -112,6 +112,15 @@ describe('read_only', () => {
     expect(await tree()).toEqual(before);
   });
 
+  it('applies permission bits only: setuid, setgid and sticky are never set', async () => {
+    const fs = await open({});
+    expect(((await fs.setAttributes('file.txt', { mode: 0o7755 })).mode & 0o7777).toString(8)).toBe('755');
+    const handle = await fs.open('file.txt', { read: true, write: true });
+    await handle.setAttributes({ mode: 0o4700 });
+    expect(((await handle.stat()).mode & 0o7777).toString(8)).toBe('700');
+    await handle.close();
+  });
+
   it('accepts an mtime it would ignore anyway (use_provided_modified_at false)', async () => {
     const fs = await open({ read_only: true, use_provided_modified_at: false });
     const stats = await fs.setAttributes('file.txt', { mtime: NEW });
