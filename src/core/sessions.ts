@@ -47,6 +47,11 @@ export interface SessionManagerOptions {
   /** Idle time after which a session with no live connection (HTTP logins) expires. */
   idleTimeoutMs?: number;
   partialSessionTtlMs?: number;
+  /**
+   * Sessions one user may hold; past it, a new login ends the user's least recently used session
+   * that has no live connection (repeated HTTP logins cannot pile up for hours). Default 100.
+   */
+  maxSessionsPerUser?: number;
   logger?: Logger;
   clock?: Clock;
 }
@@ -71,6 +76,7 @@ interface LiveSession {
 const PARTIAL_TTL_MS = 5 * 60_000;
 const DEFAULT_IDLE_MS = 6 * 60 * 60_000;
 const DEDUPE_WINDOW_MS = 30_000;
+const DEFAULT_MAX_SESSIONS_PER_USER = 100;
 const MAX_PARTIALS = 10_000;
 const APPENDED_CODE = /^([\s\S]*?)(\d{6})$/;
 
@@ -312,6 +318,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   private store(user: UserRecord, request: LoginRequest): Session {
+    this.makeRoomFor(user.username);
     const session = new Session(
       {
         id: newId(),
@@ -344,6 +351,15 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     });
     this.emit('created', session);
     return session;
+  }
+
+  private makeRoomFor(username: string): void {
+    const cap = this.options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
+    const mine = [...this.live.values()].filter((entry) => entry.session.username === username);
+    const evictable = mine.filter((entry) => entry.connections.size === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (let excess = mine.length - cap + 1; excess > 0 && evictable.length > 0; excess--) {
+      this.delete(evictable.shift()!.session.id, 'SESSION_ENDED');
+    }
   }
 
   /** Only sessions with no live connection idle out (HTTP logins); connections keep theirs alive. */

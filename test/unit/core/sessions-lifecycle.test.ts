@@ -173,3 +173,27 @@ describe('idle expiry (HTTP logins)', () => {
     expect(sessions.list()).toEqual([busy]);
   });
 });
+
+describe('sessions per user are bounded', () => {
+  it('a login past maxSessionsPerUser ends the least recently used session without a connection', async () => {
+    const clock = manualClock();
+    const sessions = new SessionManager({ users: new StaticUserDirectory(users), maxSessionsPerUser: 3, clock: clock.now });
+    manager = sessions;
+    const login = (): Promise<Session> =>
+      sessions.create({ username: 'alice', password: 'alice-pw', protocol: 'http', remoteAddress: '10.0.0.1', transport: { kind: 'http' } });
+    const busy = await login();
+    const live = connection();
+    sessions.attach(busy.id, live);
+    clock.advance(1000);
+    const older = await login();
+    clock.advance(1000);
+    const newer = await login();
+    clock.advance(1000);
+    sessions.get(older.id); // used: now newer is the least recently used idle one
+    clock.advance(1000);
+    const fourth = await login();
+    expect(sessions.list().map((s) => s.id).sort()).toEqual([busy.id, older.id, fourth.id].sort());
+    expect(sessions.get(newer.id)).toBeUndefined();
+    expect(live.ended).toEqual([]); // a session with a live connection is never evicted
+  });
+});
