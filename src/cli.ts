@@ -71,22 +71,26 @@ async function serve(configFile: string | undefined, example: boolean): Promise<
   }
   const config = configFile ? await loadConfigFile(configFile) : await exampleConfig();
   const logger = createLogger(config.logLevel);
-  const gateway = await createGateway(config, { logger });
+  // Handlers go in before anything listens: a signal during start-up still closes cleanly.
+  const starting = createGateway(config, { logger });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ event: 'shutdown', signal }, 'shutting down');
-    gateway.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    starting
+      .then((gateway) => gateway.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  await starting;
   return new Promise<number>(() => {}); // runs until a signal
 }
 
