@@ -27,7 +27,9 @@ export function createFtpTls(material: TlsMaterial, offerLegacyVersions: boolean
     // Data connections stop at TLS 1.2: lftp (GnuTLS) closes a TLS 1.3 data connection without
     // reading the server's post-handshake session tickets, the kernel answers with a reset and an
     // upload loses its tail. TLS 1.2 sends its ticket inside the handshake.
-    data: createSecureContext({ ...serverOptions, maxVersion: 'TLSv1.2' }),
+    // Our cipher order (Node's default: AES-128-GCM first) rather than the client's (curl and most
+    // OpenSSL clients put AES-256 first): bulk data moves faster with the same AEAD strength class.
+    data: createSecureContext({ ...serverOptions, maxVersion: 'TLSv1.2', honorCipherOrder: true }),
   };
 }
 
