@@ -2,9 +2,9 @@
  * SFTP test clients: the ssh2 client (every SFTP request by hand, status codes visible) and the
  * OpenSSH `sftp` command line (sshpass for passwords, SSH_ASKPASS for a second prompt, `-i` keys).
  */
-import { execFile } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { runCli, type CliResult } from './cli.js';
 import { Client, utils, type Algorithms, type ClientChannel, type NegotiatedAlgorithms, type SFTPWrapper } from 'ssh2';
 
 export interface SshLogin {
@@ -92,12 +92,6 @@ export async function statusOf(promise: Promise<unknown>): Promise<{ code: numbe
   throw new Error('expected the SFTP request to fail');
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 // LogLevel stays at its default (INFO): OpenSSH shows auth banners, our refusal texts, only from INFO up.
 const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'];
 
@@ -134,21 +128,12 @@ export async function runSftpCli(port: number, login: CliLogin, commands: string
   }
   // `-b` implies BatchMode=yes unless an earlier -o said otherwise (the first value wins), so it comes last.
   args.push('-b', '-', `${login.username}@127.0.0.1`);
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { env, timeout: timeoutMs }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(`${commands.join('\n')}\n`);
-  });
+  return runCli(command, args, { env, input: `${commands.join('\n')}\n`, timeoutMs });
 }
 
 /** Runs curl; resolves with its exit code and output. */
 export function runCurl(args: string[], timeoutMs = 20_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-s', '-S', '-k', ...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-  });
+  return runCli('curl', ['-s', '-S', '-k', ...args], { timeoutMs });
 }
 
 /** A client key pair (OpenSSH formats); ssh2 sometimes emits an ed25519 key it cannot parse, so retry. */

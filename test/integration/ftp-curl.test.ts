@@ -3,12 +3,12 @@
  * back-to-back explicit FTPS sessions (the AUTH TLS race), TLS 1.0 refused or allowed per user,
  * TOTP, ssl_required.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
+import { runCliBinary, type CliResult } from '../helpers/cli.js';
 import { TOTP_SECRET, hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
 const PASSIVE: [number, number] = [31200, 31299];
@@ -16,18 +16,8 @@ const PASSWORD = 'curl-secret';
 /** What curl needs to speak TLS 1.0 at all on OpenSSL 3. */
 const TLS_1_0 = ['--tlsv1.0', '--tls-max', '1.0', '--ciphers', 'DEFAULT@SECLEVEL=0'];
 
-interface CurlResult {
-  exitCode: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function curl(args: string[]): Promise<CurlResult> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '30', ...args], { encoding: 'buffer', timeout: 40_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ exitCode: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr: stderr.toString() });
-    });
-  });
+function curl(args: string[]): Promise<CliResult<Buffer>> {
+  return runCliBinary('curl', ['-sS', '--max-time', '30', ...args], { timeoutMs: 40_000 });
 }
 
 describe.skipIf(!hasCommand('curl'))('ftp with curl', () => {
@@ -64,10 +54,10 @@ describe.skipIf(!hasCommand('curl'))('ftp with curl', () => {
     const data = randomBytes(2 * 1024 * 1024 + 3);
     const source = path.join(gw.dir, 'source.bin');
     await writeFile(source, data);
-    expect((await curl([...tlsArgs, '-T', source, url('alice', '/up.bin')])).exitCode).toBe(0);
+    expect((await curl([...tlsArgs, '-T', source, url('alice', '/up.bin')])).code).toBe(0);
     expect((await readFile(home('alice', 'up.bin'))).equals(data)).toBe(true);
     const down = await curl([...tlsArgs, url('alice', '/up.bin')]);
-    expect(down.exitCode).toBe(0);
+    expect(down.code).toBe(0);
     expect(down.stdout.equals(data)).toBe(true);
     const list = await curl([...tlsArgs, '--list-only', url('alice', '/')]);
     expect(list.stdout.toString().split(/\r?\n/).filter(Boolean).sort()).toEqual(['hello.txt', 'up.bin']);
@@ -75,7 +65,7 @@ describe.skipIf(!hasCommand('curl'))('ftp with curl', () => {
 
   it('implicit FTPS on its own port', async () => {
     const down = await curl(['-k', implicitUrl('alice', '/hello.txt')]);
-    expect(down).toMatchObject({ exitCode: 0 });
+    expect(down).toMatchObject({ code: 0 });
     expect(down.stdout.toString()).toBe('hello alice\n');
   });
 
@@ -83,36 +73,36 @@ describe.skipIf(!hasCommand('curl'))('ftp with curl', () => {
     const failures: string[] = [];
     for (let i = 0; i < 30; i++) {
       const result = await curl(['--ssl-reqd', '-k', url('alice', '/hello.txt')]);
-      if (result.exitCode !== 0 || result.stdout.toString() !== 'hello alice\n') failures.push(`#${i}: ${result.exitCode} ${result.stderr}`);
+      if (result.code !== 0 || result.stdout.toString() !== 'hello alice\n') failures.push(`#${i}: ${result.code} ${result.stderr}`);
     }
     expect(failures).toEqual([]);
   });
 
   it('TLS 1.0: refused with 530 naming the version for a normal user, allowed with tls_disabled', async () => {
     const refused = await curl(['-v', '--ssl-reqd', '-k', ...TLS_1_0, url('alice', '/hello.txt')]);
-    expect(refused.exitCode).toBe(67); // login denied
+    expect(refused.code).toBe(67); // login denied
     expect(refused.stderr).toContain('< 530 TLS version TLSv1 is not allowed for this account.');
     const allowed = await curl(['-v', '--ssl-reqd', '-k', ...TLS_1_0, url('legacy', '/hello.txt')]);
-    expect(allowed.exitCode).toBe(0);
+    expect(allowed.code).toBe(0);
     expect(allowed.stdout.toString()).toBe('hello legacy\n');
     expect(allowed.stderr).toMatch(/SSL connection using TLSv1 \//);
   });
 
   it('TOTP: the code appended to the password logs in; without it, 530 says how', async () => {
     const without = await curl(['-v', url('totp', '/hello.txt')]);
-    expect(without.exitCode).toBe(67);
+    expect(without.code).toBe(67);
     expect(without.stderr).toContain('< 530 Two-factor authentication required: send your password followed directly by the 6-digit code');
     const withCode = await curl([url('totp', '/hello.txt', PASSWORD + TotpVerifier.generate(TOTP_SECRET, Date.now()))]);
-    expect(withCode.exitCode).toBe(0);
+    expect(withCode.code).toBe(0);
     expect(withCode.stdout.toString()).toBe('hello totp\n');
   });
 
   it('ssl_required: plain FTP refused with 530, explicit FTPS works', async () => {
     const plain = await curl(['-v', url('secure', '/hello.txt')]);
-    expect(plain.exitCode).toBe(67);
+    expect(plain.code).toBe(67);
     expect(plain.stderr).toContain('< 530 This account requires an encrypted connection: use AUTH TLS before logging in.');
     const secure = await curl(['--ssl-reqd', '-k', url('secure', '/hello.txt')]);
-    expect(secure.exitCode).toBe(0);
+    expect(secure.code).toBe(0);
     expect(secure.stdout.toString()).toBe('hello secure\n');
   });
 });
@@ -130,6 +120,6 @@ describe.skipIf(!hasCommand('curl'))('ftp without insecure.tlsVersions', () => {
 
   it('the listener does not offer TLS 1.0 at all, whatever the user may do', async () => {
     const result = await curl(['--ssl-reqd', '-k', ...TLS_1_0, `ftp://legacy:${PASSWORD}@127.0.0.1:${gw.gateway.addresses.ftp!.port}/`]);
-    expect(result.exitCode).toBe(35); // TLS handshake failure
+    expect(result.code).toBe(35); // TLS handshake failure
   });
 });

@@ -3,11 +3,11 @@
  * and more arriving intact (lftp loses an upload's tail on a TLS 1.3 data connection, see
  * tls.ts), plain FTP, and read_only.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
 const PASSIVE: [number, number] = [31300, 31399];
@@ -21,18 +21,8 @@ const SETTINGS = [
 ];
 const TLS_SETTINGS = ['set ftp:ssl-force yes', 'set ftp:ssl-protect-data yes'];
 
-interface LftpResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-function lftp(commands: string[]): Promise<LftpResult> {
-  return new Promise((resolve) => {
-    execFile('lftp', ['-c', commands.join('; ')], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ exitCode: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
+function lftp(commands: string[]): Promise<CliResult> {
+  return runCli('lftp', ['-c', commands.join('; ')], { timeoutMs: 60_000 });
 }
 
 describe.skipIf(!hasCommand('lftp'))('ftp with lftp', () => {
@@ -76,7 +66,7 @@ describe.skipIf(!hasCommand('lftp'))('ftp with lftp', () => {
       ...files.map((file) => `get ${file.name} -o ${path.join(local, `back-${file.name}`)}`),
       'cls -1',
     ]);
-    expect(result).toMatchObject({ exitCode: 0 });
+    expect(result).toMatchObject({ code: 0 });
     for (const file of files) {
       expect((await readFile(home('alice', file.name))).equals(file.data)).toBe(true);
       expect((await readFile(path.join(local, `back-${file.name}`))).equals(file.data)).toBe(true);
@@ -87,10 +77,10 @@ describe.skipIf(!hasCommand('lftp'))('ftp with lftp', () => {
   it('read_only: a put over FTPS is refused and nothing is stored; get works', async () => {
     await writeFile(path.join(local, 'refused.txt'), 'no');
     const refused = await lftp([...SETTINGS, ...TLS_SETTINGS, open('reader'), `put ${path.join(local, 'refused.txt')}`]);
-    expect(refused.exitCode).not.toBe(0);
+    expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('550');
     expect(await readdir(home('reader'))).toEqual(['kept.txt']);
     const read = await lftp([...SETTINGS, ...TLS_SETTINGS, open('reader'), 'cat kept.txt']);
-    expect(read).toMatchObject({ exitCode: 0, stdout: 'kept\n' });
+    expect(read).toMatchObject({ code: 0, stdout: 'kept\n' });
   });
 });
