@@ -39,4 +39,4 @@ export {
 export { silentLogger, type Logger } from './logger.js';
 export { GuardedFs, GuardedFile, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type WriteOptions } from './fs/guarded-fs.js';
 export { normalizeVirtualPath } from './fs/jail.js';
-export { LfToCrlf, CrlfToLf } from './fs/line-endings.js';
+export { LfToCrlf, CrlfDecoder } from './fs/line-endings.js';

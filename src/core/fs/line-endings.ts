@@ -49,17 +49,3 @@ export class CrlfDecoder {
     return rest;
   }
 }
-
-/** CrlfDecoder as a Transform stream. */
-export class CrlfToLf extends Transform {
-  private readonly decoder = new CrlfDecoder();
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    done(null, this.decoder.push(chunk));
-  }
-
-  override _flush(done: TransformCallback): void {
-    const rest = this.decoder.flush();
-    done(null, rest.length > 0 ? rest : undefined);
-  }
-}
