@@ -65,12 +65,16 @@ export class AtomicUpload extends Writable {
   }
 
   private async writeAll(chunk: Buffer): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.options.handle.write(chunk, offset, chunk.length - offset, this.position ?? null);
-      offset += bytesWritten;
-      if (this.position !== undefined) this.position += bytesWritten;
-    }
+    await writeFully(this.options.handle, chunk, this.position ?? null);
+    if (this.position !== undefined) this.position += chunk.length;
     this.bytes += chunk.length;
+  }
+}
+
+/** Writes all of `data` at `position` (null: at the end of an O_APPEND file), however many calls it takes. */
+export async function writeFully(handle: FileHandle, data: Buffer, position: number | null): Promise<void> {
+  for (let offset = 0; offset < data.length; ) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset, position === null ? null : position + offset);
+    offset += bytesWritten;
   }
 }

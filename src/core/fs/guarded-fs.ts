@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { Session } from '../session.js';
 import { Jail, normalizeVirtualPath } from './jail.js';
 import { CrlfDecoder, LfToCrlf } from './line-endings.js';
-import { AtomicUpload } from './atomic-upload.js';
+import { AtomicUpload, writeFully } from './atomic-upload.js';
 
 export interface FileInfo {
   name: string;
@@ -419,11 +419,7 @@ export class GuardedFile {
     if (!this.writable) throw new GatewayError('PERMISSION_DENIED', 'write to a handle opened for reading', { text: 'permission_denied' });
     assertOffset(position, data.length);
     try {
-      let offset = 0;
-      while (offset < data.length) {
-        const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, position + offset);
-        offset += bytesWritten;
-      }
+      await writeFully(this.handle, data, position);
       this.bytes += data.length;
     } catch (err) {
       throw fromErrno(err);
