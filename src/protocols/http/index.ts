@@ -1,7 +1,7 @@
 /**
- * The HTTP adapter: a Files.com-compatible session API on Node's `http` module. Only
- * `/api/rest/v1/sessions` exists (POST logs in, DELETE logs out); everything else gets a Files.com-style
- * JSON error. Resources are bounded: body size and time, header size and time, keep-alive lifetime,
+ * The HTTP adapter: a Files.com-compatible session API on Node's `http` module.
+ * `/api/rest/v1/sessions` (POST logs in, DELETE logs out) and, with an admin token, the admin API
+ * (`admin-api.ts`); everything else gets a Files.com-style JSON error. Resources are bounded: body size and time, header size and time, keep-alive lifetime,
  * connection count.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,8 +17,8 @@ import { discardBody } from './body.js';
 import { errorBody, sendError, type ErrorReply } from './replies.js';
 import { RequestError, type RequestErrorKind } from './request-errors.js';
 import { createSession, deleteSession, type ApiCall } from './sessions-api.js';
-
-type Handler = (context: AdapterContext, call: ApiCall) => Promise<void>;
+import { adminRoute, loggablePath, type Handler } from './admin-api.js';
+import type { AdminToken } from './admin-auth.js';
 
 /** path -> method -> handler (Maps: a request path or method never reaches Object.prototype). */
 const ROUTES = new Map<string, Map<string, Handler>>([
@@ -33,7 +33,12 @@ const MAX_CONNECTIONS = 512;
 const MAX_LOGGED_PATH = 256;
 const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 
-export async function startHttpServer(context: AdapterContext, config: HttpConfig): Promise<RunningServer> {
+export interface HttpServerOptions {
+  /** The admin API's token; without one the admin paths do not exist. */
+  adminToken?: AdminToken;
+}
+
+export async function startHttpServer(context: AdapterContext, config: HttpConfig, options: HttpServerOptions = {}): Promise<RunningServer> {
   const logger = context.logger.child({ component: 'http' });
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const limits = { maxBytes: config.maxBodyBytes, timeoutMs: requestTimeoutMs };
@@ -47,7 +52,7 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
       // client hold a socket for that much longer).
       connectionsCheckingInterval: 1_000,
     },
-    (req, res) => void handle(context, logger, limits, req, res),
+    (req, res) => void handle(context, logger, limits, options.adminToken, req, res),
   );
   server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
   server.maxConnections = MAX_CONNECTIONS;
@@ -61,7 +66,14 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
   };
 }
 
-async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['limits'], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  context: AdapterContext,
+  logger: Logger,
+  limits: ApiCall['limits'],
+  adminToken: AdminToken | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const started = performance.now();
   const requestId = randomUUID();
   const path = pathOf(req.url);
@@ -80,7 +92,7 @@ async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['
         event: 'http_request',
         request: requestId,
         method: req.method,
-        path: path.slice(0, MAX_LOGGED_PATH),
+        path: loggablePath(path).slice(0, MAX_LOGGED_PATH),
         status: res.statusCode,
         completed: res.writableFinished,
         ms: Math.round(performance.now() - started),
@@ -90,7 +102,7 @@ async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['
     ),
   );
   try {
-    const route = ROUTES.get(path);
+    const route = ROUTES.get(path) ?? adminRoute(path, adminToken);
     if (!route) throw new RequestError('not_found', 'No such API endpoint.');
     const handler = route.get(req.method ?? '');
     if (!handler) {
