@@ -47,6 +47,8 @@ const httpSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(256).default(16 * 1024),
   /** A request's headers and body must arrive within this time (slow clients hold sockets otherwise). */
   requestTimeoutSeconds: seconds.default(30),
+  maxConnections: z.number().int().min(1).default(512),
+  maxConnectionsPerSource: z.number().int().min(1).default(20),
   /** Bearer token of the admin API (`/api/rest/v1/admin/…`); the API is off unless this or the file is set. */
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   /** A file holding the admin token (first line), read at start and on reload. */
