@@ -4,7 +4,7 @@
  * logs in through the core and reaches storage only through the session's GuardedFs.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { FtpConfig } from '../../config.js';
+import type { FtpConfig, GatewayConfig } from '../../config.js';
 import { Admission, type Logger } from '../../core/index.js';
 import { loadOrCreateTlsMaterial } from '../../crypto/tls-cert.js';
 import type { AdapterContext, RunningServer } from '../context.js';
@@ -56,7 +56,12 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
   try {
     const ftp = await listen(config.port, false);
     const ftps = config.implicitTlsPort === undefined ? undefined : await listen(config.implicitTlsPort, true);
-    return { addresses: ftps ? { ftp, ftps } : { ftp }, close };
+    // New connections take up a reloaded certificate; live ones keep theirs.
+    const reload = async (next: GatewayConfig): Promise<void> => {
+      const fresh = await loadOrCreateTlsMaterial(next.ftp?.tls, next.certsDir);
+      services.tls = createFtpTls(fresh, context.config.insecure.tlsVersions);
+    };
+    return { addresses: ftps ? { ftp, ftps } : { ftp }, close, reload };
   } catch (err) {
     await close();
     throw err;
