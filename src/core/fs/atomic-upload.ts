@@ -1,33 +1,46 @@
 /**
- * A Writable that stores an upload. With a temporary path, the file appears under its real name only
- * when the stream ends cleanly (`end()`); destroying it first (client abort, lost socket) removes the
- * temporary file, so nothing that looks complete is left behind. 'finish' means stored.
+ * A Writable that stores an upload. Its bytes go to a temporary file, and reach the real name only
+ * when the stream ends cleanly (`end()`): a whole upload by a rename over the real name, an upload
+ * into an existing file (append, or from an offset) by copying the bytes into place. Destroying it
+ * first (client abort, lost socket) removes the temporary file and leaves the real one untouched,
+ * so nothing half-written ever appears. 'finish' means stored.
  */
-import { rename, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { CrlfDecoder } from './line-endings.js';
 
+/** Where the stored bytes go into an existing (or new) file at the end: at `start`, or appended. */
+export interface InPlaceTarget {
+  /** undefined = appended at the file's end as it is at commit time. */
+  start: number | undefined;
+  /** open(2) flags for the real file (no-follow, write, create). */
+  flags: number;
+}
+
 export interface AtomicUploadOptions {
+  /** The temporary file, open for reading and writing. */
   handle: FileHandle;
-  /** Where the next write goes; undefined = append. */
-  position: number | undefined;
   realPath: string;
-  tempPath: string | undefined;
+  tempPath: string;
+  /** Set: the bytes are copied into the real file at commit; unset: the temporary file replaces it. */
+  inPlace?: InPlaceTarget | undefined;
   highWaterMark: number;
   /** FTP TYPE A: CRLF -> LF before the bytes are stored. */
   decoder?: CrlfDecoder | undefined;
   onDone: (bytes: number, started: number) => void;
 }
 
+/** Chunk size of the copy into place. */
+const COPY_CHUNK = 1024 * 1024;
+
 export class AtomicUpload extends Writable {
-  private position: number | undefined;
   private bytes = 0;
   private readonly started = Date.now();
   private completed = false;
 
   constructor(private readonly options: AtomicUploadOptions) {
     super({ highWaterMark: options.highWaterMark });
-    this.position = options.position;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -39,10 +52,11 @@ export class AtomicUpload extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    const { handle, tempPath, realPath, decoder } = this.options;
+    const { handle, tempPath, realPath, decoder, inPlace } = this.options;
     this.writeAll(decoder?.flush() ?? Buffer.alloc(0))
+      .then(() => (inPlace ? this.copyIntoPlace(inPlace) : undefined))
       .then(() => handle.close())
-      .then(() => (tempPath ? rename(tempPath, realPath) : undefined))
+      .then(() => (inPlace ? unlink(tempPath) : rename(tempPath, realPath)))
       .then(() => {
         this.completed = true;
         this.options.onDone(this.bytes, this.started);
@@ -56,8 +70,24 @@ export class AtomicUpload extends Writable {
     handle
       .close()
       .catch(() => {})
-      .then(() => (tempPath ? unlink(tempPath).catch(() => {}) : undefined))
+      .then(() => unlink(tempPath).catch(() => {}))
       .then(() => done(error));
+  }
+
+  /** Copies the stored bytes into the real file (append or at the offset). */
+  private async copyIntoPlace({ start, flags }: InPlaceTarget): Promise<void> {
+    const target = await open(this.options.realPath, flags | (start === undefined ? constants.O_APPEND : 0), 0o644);
+    try {
+      const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(this.bytes, 1)));
+      for (let offset = 0; offset < this.bytes; ) {
+        const { bytesRead } = await this.options.handle.read(buffer, 0, buffer.length, offset);
+        if (bytesRead === 0) throw new Error('upload temporary file shorter than written');
+        await writeFully(target, buffer.subarray(0, bytesRead), start === undefined ? null : start + offset);
+        offset += bytesRead;
+      }
+    } finally {
+      await target.close();
+    }
   }
 
   private store(chunk: Buffer, done: (error?: Error | null) => void): void {
@@ -65,8 +95,7 @@ export class AtomicUpload extends Writable {
   }
 
   private async writeAll(chunk: Buffer): Promise<void> {
-    await writeFully(this.options.handle, chunk, this.position ?? null);
-    if (this.position !== undefined) this.position += chunk.length;
+    await writeFully(this.options.handle, chunk, this.bytes);
     this.bytes += chunk.length;
   }
 }

@@ -247,9 +247,9 @@ export class GuardedFs {
   }
 
   /**
-   * A stream that stores what is written to it (FTP STOR/APPE). A whole-file upload lands under a
-   * temporary name and is renamed into place only when the stream ends cleanly; an aborted one
-   * leaves nothing behind. TYPE A input is converted CRLF -> LF unless windows_mode_ftp.
+   * A stream that stores what is written to it (FTP STOR/APPE/REST+STOR). It lands under a
+   * temporary name and reaches the real file only when the stream ends cleanly (renamed into place,
+   * or copied into it for append and offset writes); an aborted one leaves the real file untouched. TYPE A input is converted CRLF -> LF unless windows_mode_ftp.
    */
   openWriteStream(input: string, options: WriteOptions = {}): Promise<Writable> {
     return this.guard('upload', input, async (v) => {
@@ -259,16 +259,14 @@ export class GuardedFs {
       const realPath = await this.jail.resolve(v);
       await assertNotDirectory(realPath);
       const inPlace = options.append || start > 0;
-      const tempPath = inPlace ? undefined : uploadTempPath(realPath);
-      const flags = inPlace
-        ? NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT | (options.append ? constants.O_APPEND : 0)
-        : NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-      const handle = await open(tempPath ?? realPath, flags, 0o644);
+      // The real file is touched only when the upload completes (AtomicUpload).
+      const tempPath = uploadTempPath(realPath);
+      const handle = await open(tempPath, NO_FOLLOW | constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
       return new AtomicUpload({
         handle,
-        position: options.append ? undefined : start,
         realPath,
         tempPath,
+        inPlace: inPlace ? { start: options.append ? undefined : start, flags: NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT } : undefined,
         highWaterMark: options.highWaterMark ?? READ_CHUNK,
         // Converted inside the one stream, so 'finish' still means stored and destroy() still discards.
         decoder: this.convertsLineEndings(options.ascii) ? new CrlfDecoder() : undefined,

@@ -76,6 +76,8 @@ export class FtpControl {
   private lastProgress = -1;
   private idleTimer: NodeJS.Timeout;
   private readonly onData = (chunk: Buffer): void => this.reader.push(chunk);
+  /** Waiting in survives(): told true on a client line, false when the connection starts closing. */
+  private readonly survivalWatchers = new Set<(alive: boolean) => void>();
 
   constructor(
     readonly services: FtpServices,
@@ -104,7 +106,7 @@ export class FtpControl {
     // ftp-srv's own reader parses each TCP segment as whole commands: ours buffers lines.
     socket.removeAllListeners('data');
     socket.on('data', this.onData);
-    socket.once('end', () => (this.closing = true));
+    socket.once('end', () => this.markClosing());
     socket.once('close', () => this.cleanup());
     this.idleTimer = setTimeout(() => this.checkIdle(), this.idleMs).unref();
   }
@@ -215,7 +217,7 @@ export class FtpControl {
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.services.tls.control });
     secure.on('error', (err) => this.logger.debug({ err }, 'control connection TLS error'));
     secure.once('secure', () => (this.tlsVersion = secure.getProtocol()));
-    secure.once('end', () => (this.closing = true));
+    secure.once('end', () => this.markClosing());
     secure.on('data', this.onData);
     this.socket = secure;
     this.connection.commandSocket = secure;
@@ -234,9 +236,26 @@ export class FtpControl {
     this.reply(226, 'ABOR successful.');
   }
 
+  /**
+   * Resolves true if the control connection is still open after `ms` (early when the client sends
+   * a line meanwhile: it is alive), false as soon as it starts closing.
+   */
+  survives(ms: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const settle = (alive: boolean): void => {
+        clearTimeout(timer);
+        this.survivalWatchers.delete(settle);
+        resolve(alive);
+      };
+      const timer = setTimeout(() => settle(!this.closing), ms);
+      this.survivalWatchers.add(settle);
+    });
+  }
+
   /** Ends the control connection after the replies already written. */
   close(): void {
-    this.closing = true;
+    this.markClosing();
     this.data.abort(transferAborted('control connection closing'));
     this.socket.end();
     const socket = this.socket;
@@ -256,6 +275,7 @@ export class FtpControl {
 
   private received(bytes: Buffer): void {
     this.lastActivity = Date.now();
+    for (const watcher of this.survivalWatchers) watcher(true);
     let text: string;
     try {
       text = UTF8.decode(stripTelnet(bytes));
@@ -334,8 +354,13 @@ export class FtpControl {
     this.idleTimer = setTimeout(() => this.checkIdle(), this.idleMs - idleFor).unref();
   }
 
-  private cleanup(): void {
+  private markClosing(): void {
     this.closing = true;
+    for (const watcher of this.survivalWatchers) watcher(false);
+  }
+
+  private cleanup(): void {
+    this.markClosing();
     clearTimeout(this.idleTimer);
     this.queue.length = 0;
     this.data.close(transferAborted('control connection closed'));

@@ -9,8 +9,8 @@ export interface UploadBatchesOptions {
   batchBytes: number;
   /** How long a partial batch waits for more bytes, so a slow client's data still moves on. */
   maxWaitMs: number;
-  /** Runs when the client's data has ended, one event-loop turn later; an error abandons the upload. */
-  beforeEnd(): Error | undefined;
+  /** Runs when the client's data has ended; an error abandons the upload. */
+  beforeEnd(): Promise<Error | undefined>;
 }
 
 export class UploadBatches extends Transform {
@@ -31,8 +31,7 @@ export class UploadBatches extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    setImmediate(() => {
-      const refusal = this.options.beforeEnd();
+    void this.options.beforeEnd().then((refusal) => {
       if (refusal) return done(refusal);
       this.release();
       done();

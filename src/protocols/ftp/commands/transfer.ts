@@ -21,6 +21,8 @@ const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
 const UPLOAD_BATCH_WAIT_MS = 2;
 /** Bytes the socket may run ahead of the disk, so reading goes on while a batch is being written. */
 const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
+/** How long after the data EOF the control connection must stay open for an upload to be stored. */
+const UPLOAD_COMMIT_GRACE_MS = 100;
 
 /** Streams `source` to the client. */
 function download(control: FtpControl, source: Readable, opening: string): Promise<void> {
@@ -31,15 +33,18 @@ function download(control: FtpControl, source: Readable, opening: string): Promi
 }
 
 /**
- * Stores what the client sends, in large writes. A clean end of the data connection completes the
- * upload, unless the control connection went away with it (a client that dies closes both at
- * once): then the upload is abandoned, and the pipeline's error destroys it with its temporary file.
+ * Stores what the client sends, in large writes. The commit rule: a clean end of the data
+ * connection completes the upload only if the control connection is still open
+ * UPLOAD_COMMIT_GRACE_MS later (or the client sends a command meanwhile). A killed client closes
+ * both connections at once with a normal FIN, and its data EOF can be seen first; then the upload
+ * is abandoned, and the pipeline's error destroys it with its temporary file.
  */
 function receive(control: FtpControl, data: Socket, sink: Writable): Promise<void> {
   const batches = new UploadBatches({
     batchBytes: UPLOAD_BATCH_BYTES,
     maxWaitMs: UPLOAD_BATCH_WAIT_MS,
-    beforeEnd: () => (control.closing ? transferAborted('control connection closed during the upload') : undefined),
+    beforeEnd: async () =>
+      (await control.survives(UPLOAD_COMMIT_GRACE_MS)) ? undefined : transferAborted('control connection closed during the upload'),
   });
   return pipeline(data, batches, sink);
 }
