@@ -54,6 +54,8 @@ const httpSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(256).default(16 * 1024),
   /** A request's headers and body must arrive within this time (slow clients hold sockets otherwise). */
   requestTimeoutSeconds: seconds.default(30),
+  maxConnections: z.number().int().min(1).default(512),
+  maxConnectionsPerSource: z.number().int().min(1).default(20),
 });
 
 const lockoutSchema = z.strictObject({

@@ -24,7 +24,9 @@ export {
 export { hashPassword, verifyPassword } from './passwords.js';
 export { readJsonFile } from './json-file.js';
 export { TotpVerifier, type Clock } from './totp.js';
-export { LoginThrottle, DEFAULT_LOCKOUT, type LockoutConfig, type Lock } from './throttle.js';
+export { LoginThrottle, DEFAULT_LOCKOUT, type LockoutConfig, type Lock, type LoginAttempt } from './throttle.js';
+export { normalizeSource, sourceKey } from './source-address.js';
+export { Admission, type AdmissionLimits, type AdmissionTicket, type Admitted } from './admission.js';
 export {
   INSECURE_SSH_OFFER,
   allowed2faMethods,

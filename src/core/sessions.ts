@@ -10,7 +10,8 @@ import { matchLanguage } from './messages.js';
 import { verifyPassword } from './passwords.js';
 import { allowed2faMethods, checkTransport, type Transport } from './policy.js';
 import { Session, type Protocol } from './session.js';
-import { LoginThrottle, type LockoutConfig, DEFAULT_LOCKOUT } from './throttle.js';
+import { normalizeSource } from './source-address.js';
+import { LoginThrottle, type LockoutConfig, type LoginAttempt, type Lock, DEFAULT_LOCKOUT } from './throttle.js';
 import { TotpVerifier, type Clock } from './totp.js';
 import { parseAuthorizedKey, type UserDirectory, type UserRecord } from './users.js';
 
@@ -106,7 +107,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   /** Logs in. Resolves with the new Session or rejects with a GatewayError (a login refusal). */
-  async create(request: LoginRequest): Promise<Session> {
+  async create(login: LoginRequest): Promise<Session> {
+    const request = { ...login, remoteAddress: normalizeSource(login.remoteAddress) };
     const audit = {
       event: 'login',
       username: request.username,
@@ -213,22 +215,30 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   private async login(request: LoginRequest): Promise<Session> {
-    const { username, remoteAddress } = request;
-    const lock = this.throttle.check(username, remoteAddress);
-    if (lock) {
-      const minutes = Math.max(1, Math.ceil((lock.until - this.clock()) / 60_000));
-      const data = { retry_at: new Date(lock.until).toISOString() };
-      throw lock.scope === 'source'
-        ? new GatewayError('RATE_LIMITED', `source ${remoteAddress} is locked out`, { text: 'rate_limited', params: { minutes }, data })
-        : new GatewayError('LOCKED_OUT', `user ${username} is locked out`, { text: 'locked_out', params: { minutes }, data });
+    const attempt = await this.throttle.begin(request.username, request.remoteAddress);
+    if (!('end' in attempt)) throw this.lockError(attempt, request);
+    try {
+      return await this.authenticate(request, attempt);
+    } finally {
+      await attempt.end();
     }
+  }
 
+  private lockError(lock: Lock, request: LoginRequest): GatewayError {
+    const minutes = Math.max(1, Math.ceil((lock.until - this.clock()) / 60_000));
+    const data = { retry_at: new Date(lock.until).toISOString() };
+    return lock.scope === 'source'
+      ? new GatewayError('RATE_LIMITED', `source ${request.remoteAddress} is locked out`, { text: 'rate_limited', params: { minutes }, data })
+      : new GatewayError('LOCKED_OUT', `user ${request.username} is locked out`, { text: 'locked_out', params: { minutes }, data });
+  }
+
+  private async authenticate(request: LoginRequest, attempt: LoginAttempt): Promise<Session> {
     let user: UserRecord;
     let code = request.otp;
     if (request.partial_session_id !== undefined) {
       user = await this.resumePartial(request);
     } else {
-      const checked = await this.checkCredentials(request);
+      const checked = await this.checkCredentials(request, attempt);
       user = checked.user;
       code ??= checked.appendedCode;
     }
@@ -239,7 +249,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
         throw this.codeRequired(user, request);
       }
       if (user.totp_secret && !this.totp.verify(user.username, user.totp_secret, code ?? '')) {
-        this.recordFailure(request);
+        this.recordFailure(request, attempt);
         throw new GatewayError('CODE_INCORRECT', 'wrong or replayed one-time code', { text: 'code_incorrect' });
       }
 
@@ -253,7 +263,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       }
 
       checkTransport(user, request.transport);
-      this.throttle.recordSuccess(username);
+      attempt.succeeded();
       return this.store(user, request);
     } catch (err) {
       if (err instanceof GatewayError) err.language ??= user.language;
@@ -262,7 +272,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   /** Password or public key; unknown users cost the same as known ones. */
-  private async checkCredentials(request: LoginRequest): Promise<{ user: UserRecord; appendedCode?: string }> {
+  private async checkCredentials(request: LoginRequest, attempt: LoginAttempt): Promise<{ user: UserRecord; appendedCode?: string }> {
     const user = await this.options.users.findUser(request.username);
     if (request.publicKey) {
       if (user && hasPublicKey(user, request.publicKey)) return { user };
@@ -275,7 +285,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
         return { user, appendedCode: split[2]! };
       }
     }
-    this.recordFailure(request);
+    this.recordFailure(request, attempt);
     throw new GatewayError('AUTH_FAILED', user ? 'wrong credentials' : 'unknown user', { text: 'auth_failed' });
   }
 
@@ -306,7 +316,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     });
   }
 
-  private recordFailure(request: LoginRequest): void {
+  private recordFailure(request: LoginRequest, attempt: LoginAttempt): void {
     if (request.dedupeKey !== undefined) {
       const now = this.clock();
       for (const [key, at] of this.recentFailures) if (at <= now - DEDUPE_WINDOW_MS) this.recentFailures.delete(key);
@@ -314,7 +324,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       if (this.recentFailures.has(key)) return;
       this.recentFailures.set(key, now);
     }
-    this.throttle.recordFailure(request.username, request.remoteAddress);
+    attempt.failed();
   }
 
   private store(user: UserRecord, request: LoginRequest): Session {

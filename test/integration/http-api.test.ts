@@ -343,6 +343,39 @@ describe('the listener', () => {
   });
 });
 
+describe('admission (maxConnectionsPerSource 2)', () => {
+  it('refuses a third connection from one source with 503 JSON, and admits again once one closes', async () => {
+    const capped = await startGateway({ http: { host: '127.0.0.1', port: 0, maxConnectionsPerSource: 2 }, users: [] });
+    const capPort = capped.gateway.addresses.http!.port;
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(capPort, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const reply = (socket: net.Socket): Promise<string> =>
+      new Promise((resolve) => {
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+      });
+    try {
+      const held = [await open(), await open()];
+      const third = await open();
+      const answer = await reply(third);
+      expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ type: 'service-unavailable', 'http-code': 503 });
+      held[0]!.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const fourth = await open();
+      fourth.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(await reply(fourth)).toMatch(/^HTTP\/1\.1 404 /);
+      held[1]!.destroy();
+    } finally {
+      await capped.close();
+    }
+  });
+});
+
 describe('idle HTTP sessions (sessionIdleMinutes 1, manual clock)', () => {
   let idle: TestGateway;
   let now = Date.now();

@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpConfig } from '../../config.js';
-import type { Logger } from '../../core/index.js';
+import { Admission, type AdmissionTicket, type Logger } from '../../core/index.js';
 import type { AdapterContext, RunningServer } from '../context.js';
 import { describeError } from '../error-map.js';
 import { preferredLanguage } from './accept-language.js';
@@ -29,7 +29,6 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_MS = 5_000;
 const MAX_REQUESTS_PER_SOCKET = 100;
 const MAX_HEADER_BYTES = 16 * 1024;
-const MAX_CONNECTIONS = 512;
 const MAX_LOGGED_PATH = 256;
 const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 
@@ -47,10 +46,27 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
       // client hold a socket for that much longer).
       connectionsCheckingInterval: 1_000,
     },
-    (req, res) => void handle(context, logger, limits, req, res),
+    (req, res) => void handle(context, logger, limits, tickets.get(req.socket), req, res),
   );
   server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
-  server.maxConnections = MAX_CONNECTIONS;
+  /** Each admitted socket's ticket: its client address, and its deadline for a first request. */
+  const tickets = new WeakMap<Socket, AdmissionTicket>();
+  // HTTP has no login per connection: the deadline is a backstop for a first request, after Node's
+  // own header and request timeouts (which answer 408) have had their turn.
+  const admission = new Admission(
+    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: 2 * requestTimeoutMs },
+    { logger },
+  );
+  interceptConnections(server, (socket, parse) => {
+    const admitted = admission.admit(socket.remoteAddress ?? '', () => socket.destroy());
+    if (!admitted.ok) {
+      answerRaw(socket, new RequestError('too_many_connections', 'Too many connections; try again later.'));
+      return;
+    }
+    tickets.set(socket, admitted.ticket);
+    socket.once('close', () => admitted.ticket.release());
+    parse(socket);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(logger, err, socket));
 
   await listen(server, config.host, config.port);
@@ -61,14 +77,33 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
   };
 }
 
-async function handle(context: AdapterContext, logger: Logger, limits: ApiCall['limits'], req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Puts `accept` between the listener and Node's HTTP parser, so a connection is admitted (and, behind
+ * a proxy, its client address known) before a byte of it is parsed. Node's parser is the server's one
+ * `connection` listener; `accept` calls it for the sockets it lets through.
+ */
+function interceptConnections(server: Server, accept: (socket: Socket, parse: (socket: Socket) => void) => void): void {
+  const listeners = server.listeners('connection');
+  if (listeners.length !== 1) throw new Error(`http: expected Node's one connection listener, found ${listeners.length}`);
+  const parser = listeners[0] as (socket: Socket) => void;
+  server.removeListener('connection', parser);
+  server.on('connection', (socket: Socket) => accept(socket, (admitted) => parser.call(server, admitted)));
+}
+
+async function handle(
+  context: AdapterContext,
+  logger: Logger,
+  limits: ApiCall['limits'],
+  ticket: AdmissionTicket | undefined,
+  req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const requestId = randomUUID();
   const path = pathOf(req.url);
+  ticket?.authenticated(); // a request arrived in time: from here Node's request and keep-alive timeouts rule
   const call: ApiCall = {
     req,
     res,
-    remoteAddress: req.socket.remoteAddress ?? 'unknown',
+    remoteAddress: ticket?.source ?? 'unknown',
     language: preferredLanguage(req.headers['accept-language']),
     limits,
   };
@@ -133,7 +168,11 @@ function answerClientError(logger: Logger, err: NodeJS.ErrnoException, socket: D
     err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large'
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout'
     : 'malformed_request';
-  const error = new RequestError(kind, kind === 'request_timeout' ? 'The request did not arrive in time.' : 'The HTTP request is malformed.');
+  answerRaw(socket, new RequestError(kind, kind === 'request_timeout' ? 'The request did not arrive in time.' : 'The HTTP request is malformed.'));
+}
+
+/** A whole HTTP error response written straight to the socket, which is then closed. */
+function answerRaw(socket: Duplex, error: RequestError): void {
   const body = JSON.stringify(errorBody(error.toReply(), randomUUID()));
   socket.end(
     `HTTP/1.1 ${error.reply.status} ${STATUS_CODES[error.reply.status]}\r\n` +

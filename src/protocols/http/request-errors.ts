@@ -18,6 +18,7 @@ const REQUEST_ERRORS = {
   not_found: { status: 404, type: 'not-found', title: 'Not Found' },
   method_not_allowed: { status: 405, type: 'bad-request/method-not-allowed', title: 'Method Not Allowed' },
   authentication_required: { status: 401, type: 'not-authenticated/authentication-required', title: 'Authentication Required' },
+  too_many_connections: { status: 503, type: 'service-unavailable', title: 'Service Unavailable' },
 } as const satisfies Record<string, HttpError>;
 
 export type RequestErrorKind = keyof typeof REQUEST_ERRORS;
