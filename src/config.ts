@@ -1,6 +1,7 @@
 /**
  * The config file (`filegate serve --config FILE`) and the options object `createGateway()` takes.
- * Key names are a public contract (DESIGN.md). Relative paths are relative to the config file.
+ * Key names are a public contract: add keys, never rename them. Relative paths are relative to the
+ * config file.
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -56,6 +57,15 @@ const httpSchema = z.strictObject({
   requestTimeoutSeconds: seconds.default(30),
   maxConnections: z.number().int().min(1).default(512),
   maxConnectionsPerSource: z.number().int().min(1).default(20),
+  /** Bearer token of the admin API (`/api/rest/v1/admin/…`); the API is off unless this or the file is set. */
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** A file holding the admin token (first line), read at start and on reload. */
+  adminTokenFile: z.string().min(1).optional(),
+}).refine((http) => !(http.adminToken && http.adminTokenFile), { message: 'give adminToken or adminTokenFile, not both', path: ['adminToken'] });
+
+const metricsSchema = z.strictObject({
+  host,
+  port: port.default(9464),
 });
 
 const lockoutSchema = z.strictObject({
@@ -72,6 +82,8 @@ export const configSchema = z.strictObject({
   sftp: sftpSchema.optional(),
   ftp: ftpSchema.optional(),
   http: httpSchema.optional(),
+  /** Prometheus `/metrics`, `/healthz`, `/readyz` on their own listener; absent: off. */
+  metrics: metricsSchema.optional(),
   insecure: z.strictObject({ sshCiphers: z.boolean().default(false), tlsVersions: z.boolean().default(false) }).default({ sshCiphers: false, tlsVersions: false }),
   lockout: lockoutSchema.default(DEFAULT_LOCKOUT),
   /** Where generated host keys and certificates go. */
@@ -85,6 +97,7 @@ export type GatewayConfig = z.output<typeof configSchema>;
 export type SftpConfig = z.output<typeof sftpSchema>;
 export type FtpConfig = z.output<typeof ftpSchema>;
 export type HttpConfig = z.output<typeof httpSchema>;
+export type MetricsConfig = z.output<typeof metricsSchema>;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -115,6 +128,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
     certsDir: abs(config.certsDir),
     sftp: config.sftp && { ...config.sftp, hostKeys: config.sftp.hostKeys.map(abs) },
     ftp: config.ftp && { ...config.ftp, tls: config.ftp.tls && { cert: abs(config.ftp.tls.cert), key: abs(config.ftp.tls.key) } },
+    http: config.http && { ...config.http, adminTokenFile: config.http.adminTokenFile && abs(config.http.adminTokenFile) },
   };
 }
 

@@ -1,13 +1,14 @@
 /** The protocol-neutral core: adapters import it from here and nowhere else. */
 export { GatewayError, ERROR_CODES, fromErrno, type ErrorCode, type GatewayErrorOptions } from './errors.js';
 export { LANGUAGES, matchLanguage, translate, type Language, type MessageKey, type MessageParams } from './messages.js';
-export { Session, SESSION_FIELD_NAMES, type SessionFields, type SessionOrigin, type Protocol } from './session.js';
+export { Session, SESSION_FIELD_NAMES, sessionRef, type SessionFields, type SessionOrigin, type Protocol } from './session.js';
 export {
   SessionManager,
   type ConnectionHandle,
   type LoginRequest,
   type SessionManagerOptions,
   type SessionManagerEvents,
+  type SessionSummary,
 } from './sessions.js';
 export {
   JsonFileUserDirectory,

@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { GatewayError, type ErrorCode } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { matchLanguage } from './messages.js';
@@ -55,6 +56,24 @@ export interface SessionManagerOptions {
   maxSessionsPerUser?: number;
   logger?: Logger;
   clock?: Clock;
+  /** A stable name of this process in session listings; default `<hostname>:<pid>`. */
+  node?: string;
+}
+
+/** One live session as an operator sees it (admin API, CLI): no credential but the id. */
+export interface SessionSummary {
+  id: string;
+  username: string;
+  protocol: Protocol;
+  remote_address: string;
+  /** ISO 8601. */
+  created_at: string;
+  /** ISO 8601: the last login, request, connection attach or detach. */
+  last_active_at: string;
+  /** The process holding the session. */
+  node: string;
+  /** Live SFTP/FTP connections attached to it (0 for HTTP logins). */
+  connections: number;
 }
 
 export interface SessionManagerEvents {
@@ -95,6 +114,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   private readonly logger: Logger;
   private readonly idleMs: number;
   private readonly idleTimer: NodeJS.Timeout;
+  private readonly node: string;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
@@ -103,6 +123,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock);
     this.totp = new TotpVerifier(this.clock);
     this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
+    this.node = options.node ?? `${hostname()}:${process.pid}`;
     this.idleTimer = setInterval(() => this.expireIdle(), Math.min(60_000, this.idleMs)).unref();
   }
 
@@ -141,8 +162,18 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return entry.session;
   }
 
-  list(): Session[] {
-    return [...this.live.values()].map((entry) => entry.session);
+  /** Every live session (callers `await` it: a shared store answers asynchronously). */
+  list(): SessionSummary[] {
+    return [...this.live.values()].map((entry) => ({
+      id: entry.session.id,
+      username: entry.session.username,
+      protocol: entry.session.origin.protocol,
+      remote_address: entry.session.origin.remoteAddress,
+      created_at: entry.session.origin.createdAt.toISOString(),
+      last_active_at: new Date(entry.lastUsed).toISOString(),
+      node: this.node,
+      connections: entry.connections.size,
+    }));
   }
 
   /** Logs out: forgets the session and ends every connection attached to it. False if unknown. */

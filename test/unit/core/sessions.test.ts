@@ -403,7 +403,7 @@ describe('get, list, delete', () => {
 
     expect(sessions.delete(a.id)).toBe(true);
     expect(sessions.get(a.id)).toBeUndefined();
-    expect(sessions.list()).toEqual([b]);
+    expect(sessions.list().map((s) => s.id)).toEqual([b.id]);
     expect(deleted).toEqual([`${a.id}:SESSION_ENDED`]);
     expect(sessions.delete(a.id)).toBe(false);
     expect(sessions.get('f'.repeat(40))).toBeUndefined();
