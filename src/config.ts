@@ -46,6 +46,16 @@ const ftpSchema = z.strictObject({
   maxConnections: z.number().int().min(1).default(500),
   maxConnectionsPerSource: z.number().int().min(1).default(20),
   maxLoginFailuresPerConnection: z.number().int().min(1).default(3),
+  /** PORT/EPRT (active mode), to the control connection's own address and a port >= 1024 only. */
+  activeMode: z.boolean().default(true),
+  /** A control connection not logged in by then gets 421 and is closed, whatever it sends. */
+  loginTimeoutSeconds: seconds.default(60),
+  /** TLS handshakes (implicit FTPS, AUTH TLS, data connections) longer than this are cut. */
+  tlsHandshakeTimeoutSeconds: seconds.default(10),
+  /** Finished data connections per control connection left for the client to close; beyond, the oldest is closed. */
+  maxLingeringDataConnections: z.number().int().min(1).default(4),
+  /** A data connection must resume the control connection's TLS session (stops a local process stealing it). */
+  requireTlsSessionReuse: z.boolean().default(false),
 });
 
 const httpSchema = z.strictObject({
