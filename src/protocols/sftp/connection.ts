@@ -20,6 +20,8 @@ const MAX_CHANNELS = 8;
 const READ_AHEAD_HANDLES = 4;
 
 export interface SshConnectionOptions {
+  /** The client's address (normalized; the one a PROXY header gave, if any). */
+  remoteAddress: string;
   /** What the connection's SFTP channels may hold together. */
   resources: Omit<ConnectionResources, 'readAhead'>;
   /** The client's SSH software, e.g. "OpenSSH_9.2p1". */
@@ -52,7 +54,7 @@ export class SshConnection {
     // Without it Nagle delays the small STATUS replies and uploads crawl (libraries.md).
     // (ssh2 has the method; @types/ssh2 lacks it.)
     (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
-    const remoteAddress = socket.remoteAddress ?? '';
+    const remoteAddress = options.remoteAddress;
     const auth = new SshAuthenticator({
       sessions: context.sessions,
       remoteAddress,
