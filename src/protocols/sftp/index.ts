@@ -1,6 +1,7 @@
 /**
- * The SFTP listener: ssh2 for the protocol, our own TCP server in front of it for connection limits
- * (total and per source address) and the idle timeout. Host keys come from the config or are
+ * The SFTP listener: ssh2 for the SSH transport and authentication, our own TCP server in front of
+ * it for connection limits (total and per source address), the login deadline (counted from accept,
+ * whatever the client sends) and the idle timeout; our own engine speaks SFTP. Host keys come from the config or are
  * generated into certsDir once; the legacy algorithms are offered (last) only when
  * `insecure.sshCiphers` is on, and the core decides per user whether a login may use them.
  */
@@ -11,12 +12,15 @@ import type { SftpConfig } from '../../config.js';
 import { INSECURE_SSH_OFFER, type Logger } from '../../core/index.js';
 import { loadOrCreateHostKeys } from '../../crypto/host-keys.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { checkAuthBannerSupport } from './auth-banner.js';
+import { ByteBudget } from './budget.js';
 import { SshConnection } from './connection.js';
 
 /** How long close() waits for connections to end before destroying their sockets. */
 const CLOSE_WAIT_MS = 2000;
 
 export async function startSftpServer(context: AdapterContext, config: SftpConfig): Promise<RunningServer> {
+  checkAuthBannerSupport();
   const hostKeys = await loadOrCreateHostKeys(config.hostKeys, context.config.certsDir);
   const logger = context.logger.child({ component: 'sftp' });
   const ssh = new ssh2.Server({
@@ -31,9 +35,13 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   /** Accepted sockets whose SSH client ssh2 has not announced yet, by "address|port". */
   const awaitingClient = new Map<string, Socket>();
   const connections = new Map<Socket, SshConnection>();
+  /** Sockets whose user has logged in (the login deadline no longer applies). */
+  const authenticated = new WeakSet<Socket>();
   const key = (address: string | undefined, port: number | undefined): string => `${address}|${port}`;
+  const buffered = new ByteBudget(config.maxBufferedBytesTotal);
 
-  const listener = net.createServer((socket) => {
+  /** The one place a connection is accepted: limits, deadlines, then the SSH engine. */
+  const accept = (socket: Socket): void => {
     const source = socket.remoteAddress ?? '';
     const fromSource = perSource.get(source) ?? 0;
     if (sockets.size >= config.maxConnections || fromSource >= config.maxConnectionsPerSource) {
@@ -45,6 +53,11 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     perSource.set(source, fromSource + 1);
     const id = key(socket.remoteAddress, socket.remotePort);
     awaitingClient.set(id, socket);
+    const loginDeadline = setTimeout(() => {
+      if (authenticated.has(socket)) return;
+      logger.info({ event: 'login-timeout', remote: source, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
+      socket.destroy();
+    }, config.loginTimeoutSeconds * 1000).unref();
     socket.setTimeout(config.idleTimeoutSeconds * 1000, () => {
       logger.info({ event: 'idle-timeout', remote: source, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
       const connection = connections.get(socket);
@@ -52,6 +65,7 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
       else socket.destroy();
     });
     socket.once('close', () => {
+      clearTimeout(loginDeadline);
       sockets.delete(socket);
       awaitingClient.delete(id);
       connections.delete(socket);
@@ -60,7 +74,8 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
       else perSource.delete(source);
     });
     ssh.injectSocket(socket);
-  });
+  };
+  const listener = net.createServer(accept);
 
   ssh.on('connection', (client, info) => {
     const id = key(info.ip, info.port);
@@ -69,7 +84,14 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     awaitingClient.delete(id);
     const connectionLogger = logger.child({ remote: info.ip, port: info.port });
     connectionLogger.info({ event: 'connection-open', client: info.header.versions.software }, 'SFTP connection opened');
-    connections.set(socket, new SshConnection(client, socket, context, connectionLogger));
+    connections.set(
+      socket,
+      new SshConnection(client, socket, context, connectionLogger, {
+        resources: { handles: { used: 0, max: config.maxHandles }, budget: buffered.child(config.maxBufferedBytes) },
+        clientSoftware: info.header.versions.software,
+        authenticated: () => authenticated.add(socket),
+      }),
+    );
   });
 
   await listen(listener, config.port, config.host);
