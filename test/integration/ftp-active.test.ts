@@ -28,6 +28,21 @@ async function dataListener(host = '127.0.0.1'): Promise<{ server: Server; port:
   return { server, port: (server.address() as net.AddressInfo).port, accepted };
 }
 
+/** `PORT`/`EPRT` to a fresh listener (the command built from its port), then RETR `name`: the bytes received. */
+async function activeRetrieve(ftp: RawFtp, command: (port: number) => string, name: string, host = '127.0.0.1'): Promise<string> {
+  const { server, port, accepted } = await dataListener(host);
+  try {
+    expect((await ftp.command(command(port))).code).toBe(200);
+    ftp.send(`RETR ${name}`);
+    expect((await ftp.reply()).code).toBe(150);
+    const text = (await readAll(await accepted)).toString();
+    expect((await ftp.reply()).code).toBe(226);
+    return text;
+  } finally {
+    server.close();
+  }
+}
+
 describe('ftp active mode', () => {
   let gw: TestGateway;
   let port: number;
@@ -125,13 +140,7 @@ describe('ftp active mode', () => {
   it('PORT to the client itself: the server connects and sends the file', async () => {
     const ftp = await loggedIn();
     await writeFile(home('port.txt'), 'by port');
-    const { server, port: dataPort, accepted } = await dataListener();
-    expect((await ftp.command(`PORT 127,0,0,1,${dataPort >> 8},${dataPort & 255}`)).code).toBe(200);
-    ftp.send('RETR port.txt');
-    expect((await ftp.reply()).code).toBe(150);
-    expect((await readAll(await accepted)).toString()).toBe('by port');
-    expect((await ftp.reply()).code).toBe(226);
-    server.close();
+    expect(await activeRetrieve(ftp, (p) => `PORT 127,0,0,1,${p >> 8},${p & 255}`, 'port.txt')).toBe('by port');
     ftp.close();
   });
 
@@ -231,13 +240,7 @@ describe('ftp over IPv6 (::1)', () => {
       expect((await readAll(passive)).toString()).toBe('over ipv6');
       expect((await ftp.reply()).code).toBe(226);
 
-      const { server, port: dataPort, accepted } = await dataListener('::1');
-      expect((await ftp.command(`EPRT |2|::1|${dataPort}|`)).code).toBe(200);
-      ftp.send('RETR six.txt');
-      expect((await ftp.reply()).code).toBe(150);
-      expect((await readAll(await accepted)).toString()).toBe('over ipv6');
-      expect((await ftp.reply()).code).toBe(226);
-      server.close();
+      expect(await activeRetrieve(ftp, (p) => `EPRT |2|::1|${p}|`, 'six.txt', '::1')).toBe('over ipv6');
       ftp.close();
     } finally {
       await gw.close();
