@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import { GatewayError, fromErrno } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Session } from '../session.js';
-import { Jail, normalizeVirtualPath } from './jail.js';
+import { Jail, assertCreatable, normalizeVirtualPath } from './jail.js';
 import { CrlfDecoder, LfToCrlf } from './line-endings.js';
 import { AtomicUpload, writeFully } from './atomic-upload.js';
 import { DirectoryPages } from './directory-pages.js';
@@ -188,6 +188,7 @@ export class GuardedFs {
     const writing = Boolean(mode.write || mode.append || mode.create || mode.truncate);
     return this.guard(writing ? 'open-write' : 'open-read', input, async (v) => {
       if (writing) this.assertWritable();
+      if (mode.create) assertCreatable(v);
       const createMode = attrs.mode !== undefined ? attrs.mode & 0o777 : 0o644;
       const file = await this.openHandle(v, mode, writing, createMode);
       // Times sent with OPEN (WinSCP, `put -p`) count as an FSETSTAT: applied at close, if allowed.
@@ -254,6 +255,7 @@ export class GuardedFs {
   openWriteStream(input: string, options: WriteOptions = {}): Promise<Writable> {
     return this.guard('upload', input, async (v) => {
       this.assertWritable();
+      assertCreatable(v);
       const start = options.start ?? 0;
       assertOffset(start);
       const realPath = await this.jail.resolve(v);
@@ -278,6 +280,7 @@ export class GuardedFs {
   mkdir(input: string, mode = 0o755): Promise<void> {
     return this.guard('mkdir', input, async (v) => {
       this.assertWritable();
+      assertCreatable(v);
       await mkdir(await this.jail.resolve(v), mode & 0o777);
     });
   }
@@ -304,6 +307,7 @@ export class GuardedFs {
     return this.guard('rename', fromInput, async (fromVirtual) => {
       this.assertWritable();
       const toVirtual = normalizeVirtualPath(toInput);
+      assertCreatable(toVirtual);
       if (fromVirtual === '/' || toVirtual === '/') throw new GatewayError('PERMISSION_DENIED', 'rename of the root', { text: 'permission_denied' });
       const fromReal = await this.jail.resolve(fromVirtual, false);
       const toReal = await this.jail.resolve(toVirtual, false);
@@ -324,6 +328,7 @@ export class GuardedFs {
   symlink(targetInput: string, linkInput: string): Promise<void> {
     return this.guard('symlink', linkInput, async (linkVirtual) => {
       this.assertWritable();
+      assertCreatable(linkVirtual);
       const linkReal = await this.jail.resolve(linkVirtual, false);
       const targetVirtual = normalizeVirtualPath(targetInput, path.posix.dirname(linkVirtual));
       await symlink(path.relative(path.dirname(linkReal), await this.jail.resolve(targetVirtual)) || '.', linkReal);
@@ -338,7 +343,9 @@ export class GuardedFs {
     return this.guard('hardlink', existingInput, async (existingVirtual) => {
       this.assertWritable();
       const existingReal = await this.jail.resolve(existingVirtual, false);
-      const linkReal = await this.jail.resolve(normalizeVirtualPath(linkInput), false);
+      const linkVirtual = normalizeVirtualPath(linkInput);
+      assertCreatable(linkVirtual);
+      const linkReal = await this.jail.resolve(linkVirtual, false);
       if ((await lstat(existingReal)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'hard link to a directory', { text: 'is_a_directory' });
       await link(existingReal, linkReal);
     });
