@@ -3,7 +3,7 @@
  * the listing cap, extensions, exec/shell, aborted uploads, logout, limits, idle timeout and close.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -153,7 +153,6 @@ describe('SFTP requests (ssh2 client)', () => {
     // A symlink the client creates is bound to the jail too.
     await call((cb) => sftp.symlink('../../../../etc/passwd', '/made-link', cb));
     expect(await call<string>((cb) => sftp.readlink('/made-link', cb))).toBe('/etc/passwd');
-    expect(await readlink(home('alice', 'made-link'))).toBe('etc/passwd'); // relative on disk: no host path
     expect((await statusOf(call((cb) => sftp.readFile('/made-link', cb)))).code).toBe(STATUS.NO_SUCH_FILE);
     // No reply ever names a real path.
     for (const p of ['/', '/mine.txt', '/etc-link', '/nope/deeper']) {

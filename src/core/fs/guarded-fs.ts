@@ -321,9 +321,8 @@ export class GuardedFs {
 
   /**
    * Creates `linkInput` pointing at `targetInput`; the target must resolve inside the jail. The link
-   * stores the target relative to the link's directory, never a host path (its size would tell the
-   * storage path's length). A link moved elsewhere may then point outside the jail, which every
-   * operation refuses like any other outside path.
+   * stores the absolute real target: a relative one would point elsewhere, possibly outside the
+   * jail, once the client moves the link (or its directory) up a level.
    */
   symlink(targetInput: string, linkInput: string): Promise<void> {
     return this.guard('symlink', linkInput, async (linkVirtual) => {
@@ -331,7 +330,7 @@ export class GuardedFs {
       assertCreatable(linkVirtual);
       const linkReal = await this.jail.resolve(linkVirtual, false);
       const targetVirtual = normalizeVirtualPath(targetInput, path.posix.dirname(linkVirtual));
-      await symlink(path.relative(path.dirname(linkReal), await this.jail.resolve(targetVirtual)) || '.', linkReal);
+      await symlink(await this.jail.resolve(targetVirtual), linkReal);
     });
   }
 
