@@ -20,6 +20,14 @@ const sftpSchema = z.strictObject({
   maxConnections: z.number().int().min(1).default(500),
   maxConnectionsPerSource: z.number().int().min(1).default(20),
   banner: z.string().optional(),
+  /** A connection not logged in this long after accept is closed, whatever it sends. */
+  loginTimeoutSeconds: seconds.default(60),
+  /** Open SFTP handles (files and directories) per connection, all its channels together. */
+  maxHandles: z.number().int().min(1).default(256),
+  /** Bytes one connection may hold buffered: unsent replies, request data, directory windows. */
+  maxBufferedBytes: z.number().int().min(1024 * 1024).default(32 * 1024 * 1024),
+  /** The same for all SFTP connections together (each connection may still run one request). */
+  maxBufferedBytesTotal: z.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
 });
 
 const ftpSchema = z.strictObject({

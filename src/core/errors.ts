@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'SESSION_ENDED',
   'SHUTTING_DOWN',
   'INTERNAL',
+  'LIMIT_REACHED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -39,6 +39,7 @@ const en = {
   session_ended: 'Your session has ended (logged out).',
   shutting_down: 'The server is shutting down.',
   internal: 'Internal server error.',
+  limit_reached: 'Server limit reached for this connection ({what}); close something and retry.',
   sftp_only: 'This server offers file transfer only (SFTP); shell and command execution are not available.',
 };
 export type MessageKey = keyof typeof en;
@@ -77,6 +78,7 @@ const de: Catalog = {
   session_ended: 'Ihre Sitzung wurde beendet (abgemeldet).',
   shutting_down: 'Der Server wird heruntergefahren.',
   internal: 'Interner Serverfehler.',
+  limit_reached: 'Serverlimit für diese Verbindung erreicht ({what}); etwas schließen und erneut versuchen.',
   sftp_only: 'Dieser Server bietet nur Dateiübertragung (SFTP); Shell und Befehlsausführung sind nicht verfügbar.',
 };
 
@@ -113,6 +115,7 @@ const fr: Catalog = {
   session_ended: 'Votre session est terminée (déconnecté).',
   shutting_down: "Le serveur est en cours d'arrêt.",
   internal: 'Erreur interne du serveur.',
+  limit_reached: 'Limite du serveur atteinte pour cette connexion ({what}) ; fermez quelque chose et réessayez.',
   sftp_only: "Ce serveur n'offre que le transfert de fichiers (SFTP) ; le shell et l'exécution de commandes ne sont pas disponibles.",
 };
 
@@ -150,6 +153,7 @@ const es: Catalog = {
   session_ended: 'Su sesión ha terminado (sesión cerrada).',
   shutting_down: 'El servidor se está apagando.',
   internal: 'Error interno del servidor.',
+  limit_reached: 'Límite del servidor alcanzado para esta conexión ({what}); cierre algo y vuelva a intentarlo.',
   sftp_only: 'Este servidor solo ofrece transferencia de archivos (SFTP); el shell y la ejecución de comandos no están disponibles.',
 };
 

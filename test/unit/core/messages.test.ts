@@ -33,6 +33,7 @@ const KEYS = Object.keys({
   shutting_down: true,
   internal: true,
   sftp_only: true,
+  limit_reached: true,
 } satisfies Record<MessageKey, true>) as MessageKey[];
 
 const placeholders = (text: string): string[] => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();

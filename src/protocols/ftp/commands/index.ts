@@ -2,6 +2,7 @@
 import type { CommandTable } from './context.js';
 import { fileCommands } from './files.js';
 import { infoCommands } from './info.js';
+import { listingCommands } from './listings.js';
 import { loginCommands } from './login.js';
 import { transferCommands } from './transfer.js';
 
@@ -9,6 +10,7 @@ const answered: CommandTable = {
   ...loginCommands,
   ...fileCommands,
   ...transferCommands,
+  ...listingCommands,
   ...infoCommands,
 };
 

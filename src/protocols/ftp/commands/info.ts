@@ -3,7 +3,7 @@ import { LANGUAGES } from '../../../core/index.js';
 import { mlsxFacts } from '../listing.js';
 import { FtpReply } from '../reply.js';
 import type { CommandTable } from './context.js';
-import { listingLines } from './transfer.js';
+import { listingLines } from './listings.js';
 
 const MLST_FACTS = 'type*;size*;modify*;perm*;';
 
@@ -46,7 +46,7 @@ export const infoCommands: CommandTable = {
           'End of status',
         );
       }
-      const lines = await listingLines(control, control.path(arg), 'ls');
+      const lines = await listingLines(control, control.path(arg));
       control.reply(213, 'Status follows:', ...lines.map((line) => ` ${line}`), 'End of status');
     },
   },

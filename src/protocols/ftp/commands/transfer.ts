@@ -1,18 +1,16 @@
 /**
- * Commands that use a data connection: PASV/EPSV, PORT/EPRT, RETR, STOR/APPE/STOU, LIST/NLST/MLSD,
- * ABOR, and the transfer parameters TYPE, MODE, STRU and REST.
+ * Commands that use a data connection: PASV/EPSV, PORT/EPRT, RETR, STOR/APPE/STOU, ABOR, and the
+ * transfer parameters TYPE, MODE, STRU and REST (the listings are in listings.ts).
  * Each opens its file or listing through the core first, so a refusal (read_only, not found) is
  * answered before any data connection is used.
  */
 import path from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
-import type { Stats } from 'node:fs';
-import { GatewayError, type FileInfo } from '../../../core/index.js';
+import { GatewayError } from '../../../core/index.js';
 import { describeError } from '../../error-map.js';
 import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
-import { lsLine, mlsxFacts } from '../listing.js';
 import { FtpReply } from '../reply.js';
 import { transferAborted } from '../data-channel.js';
 import { UploadBatches } from '../upload-batches.js';
@@ -26,7 +24,7 @@ const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
 const UPLOAD_COMMIT_GRACE_MS = 100;
 
 /** Streams `source` to the client. */
-function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
+export function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
   return control.transferData(source, opening, async (data) => {
     data.resume(); // read (and drop) anything the client sends, so its close is seen
     await pipeline(source, data);
@@ -84,49 +82,6 @@ async function store(control: FtpCommandContext, arg: string, mode: StoreMode): 
   }
   const opening = mode === 'unique' ? `FILE: ${path.posix.basename(virtualPath)}` : 'Ready to receive data.';
   await control.transferData(sink, opening, (data) => receive(control, data, sink));
-}
-
-type ListFormat = 'ls' | 'names' | 'mlsd';
-
-/** What a listing shows for an entry: a symlink inside the jail as what it points to, so clients can follow it. */
-async function shownStats(control: FtpCommandContext, virtualPath: string, stats: Stats): Promise<Stats> {
-  if (!stats.isSymbolicLink()) return stats;
-  return control.files.stat(virtualPath).catch(() => stats);
-}
-
-/** The lines of a listing (the core applies the jail and the max_dir_listing_size cap). */
-export async function listingLines(control: FtpCommandContext, virtualPath: string, format: ListFormat): Promise<string[]> {
-  const files = control.files;
-  const stats = await files.stat(virtualPath);
-  let entries: FileInfo[];
-  if (stats.isDirectory()) entries = await files.list(virtualPath);
-  else if (format === 'mlsd') throw new GatewayError('NOT_A_DIRECTORY', 'MLSD of a file', { text: 'not_a_directory' });
-  else entries = [{ name: path.posix.basename(virtualPath), stats }];
-  const canWrite = control.mayWrite;
-  const now = Date.now();
-  return Promise.all(
-    entries.map(async ({ name, stats: own }) => {
-      if (format === 'names') return name;
-      const shown = await shownStats(control, path.posix.join(virtualPath, name), own);
-      return format === 'ls' ? lsLine(name, shown, now) : `${mlsxFacts(shown, canWrite)} ${name}`;
-    }),
-  );
-}
-
-/** LIST/NLST take `ls` options (`LIST -la`) some clients send; they are ignored, as vsftpd does. */
-function withoutListOptions(arg: string): string {
-  return arg.replace(/^(-[a-zA-Z]+\s*)+/, '');
-}
-
-function listing(format: ListFormat): FtpCommand {
-  return {
-    async run(control, arg) {
-      const target = format === 'mlsd' ? arg : withoutListOptions(arg);
-      const lines = await listingLines(control, control.path(target === '' ? '.' : target), format);
-      const text = lines.map((line) => `${line}\r\n`).join('');
-      await download(control, Readable.from([Buffer.from(text, 'utf8')]), 'Here comes the directory listing.');
-    },
-  };
 }
 
 /** A decimal number up to `max` (address bytes, ports): huge or signed input is refused. */
@@ -244,10 +199,6 @@ export const transferCommands: CommandTable = {
   STOR: { run: (control, arg) => store(control, arg, 'replace') },
   APPE: { run: (control, arg) => store(control, arg, 'append') },
   STOU: { run: (control, arg) => store(control, arg, 'unique') },
-
-  LIST: listing('ls'),
-  NLST: listing('names'),
-  MLSD: listing('mlsd'),
 
   ABOR: {
     // With a transfer running, ABOR is taken out of the queue (control.ts); here none is.
