@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, utils, type FileEntry, type ParsedKey, type SFTPWrapper, type Stats } from 'ssh2';
@@ -390,6 +391,47 @@ describe('SFTP connection limits, idle timeout and shutdown', () => {
       const third = await sshLogin(port, { username: 'u', password: PW });
       third.end();
       second.end();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('closes connections not logged in within loginTimeoutSeconds of accept, however they trickle; the per-source cap holds meanwhile', async () => {
+    const gw = await startGateway({
+      sftp: { host: '127.0.0.1', port: 0, loginTimeoutSeconds: 1, maxConnectionsPerSource: 3, idleTimeoutSeconds: 60 },
+      users: [await user('u', PW)],
+    });
+    try {
+      const port = gw.gateway.addresses.sftp!.port;
+      const banner = Buffer.from('SSH-2.0-trickle_1.0\r\n');
+      const tricklers = await Promise.all(
+        Array.from({ length: 3 }, async () => {
+          const socket = net.connect(port, '127.0.0.1');
+          await new Promise((resolve) => socket.once('connect', resolve));
+          socket.on('error', () => {});
+          socket.resume();
+          let sent = 0;
+          // One byte every 100 ms: any byte used to reset the old timers.
+          const timer = setInterval(() => void (sent < banner.length - 2 && socket.write(banner.subarray(sent, ++sent))), 100);
+          const closed = new Promise<number>((resolve) => socket.once('close', () => (clearInterval(timer), resolve(Date.now()))));
+          return { closed };
+        }),
+      );
+      const started = Date.now();
+      // The source's three places are taken by clients that never log in: a fourth is closed unanswered.
+      const fourth = net.connect(port, '127.0.0.1');
+      fourth.on('error', () => {});
+      let answered = false;
+      fourth.on('data', () => (answered = true));
+      await new Promise((resolve) => fourth.once('close', resolve));
+      expect(answered).toBe(false);
+      const closedAt = await Promise.all(tricklers.map((t) => t.closed));
+      for (const at of closedAt) expect(at - started).toBeLessThan(2500);
+      // A real login works afterwards and outlives the deadline.
+      const session = await sshLogin(port, { username: 'u', password: PW });
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      await call((cb) => session.sftp.writeFile('/after-deadline.txt', 'still here', cb));
+      session.end();
     } finally {
       await gw.close();
     }

@@ -10,9 +10,9 @@ import { opendir } from 'node:fs/promises';
 import { statEntries } from './entry-stats.js';
 import type { FileInfo } from './guarded-fs.js';
 
-/** Memory a name costs in the window, roughly (UTF-16 characters plus the string header). */
+/** Memory a name costs in the window, as measured on V8 (string, its header, the array slot), rounded up. */
 export function nameCost(name: string): number {
-  return 2 * name.length + 32;
+  return 3 * name.length + 64;
 }
 
 /** Entries read from the kernel per `opendir` batch. */

@@ -18,10 +18,14 @@ const CLOSE_GRACE_MS = 500;
 const MAX_CHANNELS = 8;
 /** File handles per connection that get read-ahead buffers (see ReadAhead). */
 const READ_AHEAD_HANDLES = 4;
+/** Directory handles keep names for later pages within this fraction of the connection's buffer budget. */
+const DIRECTORY_WINDOW_SHARE = 4;
 
 export interface SshConnectionOptions {
+  /** The client's address (normalized; the one a PROXY header gave, if any). */
+  remoteAddress: string;
   /** What the connection's SFTP channels may hold together. */
-  resources: Omit<ConnectionResources, 'readAhead'>;
+  resources: Omit<ConnectionResources, 'readAhead' | 'windows'>;
   /** The client's SSH software, e.g. "OpenSSH_9.2p1". */
   clientSoftware: string;
   /** The user has logged in: the login deadline no longer applies. */
@@ -48,11 +52,15 @@ export class SshConnection {
     private readonly options: SshConnectionOptions,
   ) {
     this.logger = logger;
-    this.resources = { ...options.resources, readAhead: { used: 0, max: READ_AHEAD_HANDLES } };
+    this.resources = {
+      ...options.resources,
+      readAhead: { used: 0, max: READ_AHEAD_HANDLES },
+      windows: { used: 0, max: options.resources.budget.limit / DIRECTORY_WINDOW_SHARE },
+    };
     // Without it Nagle delays the small STATUS replies and uploads crawl (libraries.md).
     // (ssh2 has the method; @types/ssh2 lacks it.)
     (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
-    const remoteAddress = socket.remoteAddress ?? '';
+    const remoteAddress = options.remoteAddress;
     const auth = new SshAuthenticator({
       sessions: context.sessions,
       remoteAddress,

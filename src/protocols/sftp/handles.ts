@@ -17,8 +17,10 @@ export interface Quota {
 export interface ConnectionResources {
   handles: Quota;
   readAhead: Quota;
-  /** Reply bytes not yet sent, request data not yet written, directory windows. */
+  /** Reply bytes not yet sent and request data not yet written. */
   budget: ByteBudget;
+  /** Bytes of names directory handles keep between READDIRs (see DirectoryPages). */
+  windows: Quota;
 }
 
 export type FileHandle = { kind: 'file'; file: GuardedFile; order: HandleOrder; reader: ReadAhead | undefined };
@@ -106,7 +108,7 @@ export class HandleTable {
     this.resources.handles.used--;
     if (open.kind === 'file' && open.reader) this.resources.readAhead.used--;
     if (open.kind === 'dir') {
-      this.resources.budget.release(open.held);
+      this.resources.windows.used -= open.held;
       open.held = 0;
     }
   }

@@ -9,13 +9,13 @@ import { SFTP_STATUS } from '../error-map.js';
 import { longName, toAttributeChange, toOpenMode, toWireAttributes } from './attributes.js';
 import type { ByteBudget } from './budget.js';
 import { FXP, MAX_IO, MAX_PACKET, MalformedPacket, reply, type NameEntry, type PacketReader, type PacketWriter } from './codec.js';
-import type { HandleTable } from './handles.js';
+import type { HandleTable, Quota } from './handles.js';
 
 /** Entries per READDIR reply. */
 const READDIR_ENTRIES = 128;
 /** Bytes of names a directory handle keeps between READDIRs: at most this, at least the floor. */
 const DIR_WINDOW_MAX = 256 * 1024;
-const DIR_WINDOW_MIN = 16 * 1024;
+const DIR_WINDOW_MIN = 32 * 1024;
 /** copy-data moves data in pieces of this size. */
 const COPY_CHUNK = MAX_IO;
 /** statvfs: SSH_FXE_STATVFS_ST_RDONLY, ST_NOSUID; names up to 255 bytes. */
@@ -27,6 +27,8 @@ export interface RequestContext {
   fs: GuardedFs;
   handles: HandleTable;
   budget: ByteBudget;
+  /** Bytes of names the connection's directory handles keep between READDIRs. */
+  windows: Quota;
   symlinkTargetFirst: boolean;
   /** The channel has gone: a file that finishes opening now has no handle table to land in. */
   isClosed(): boolean;
@@ -175,18 +177,23 @@ export class SftpRequests {
   }
 
   /**
-   * One page of a directory. The names the handle keeps for later pages count against the
-   * connection's budget: a refill gets what the budget has left (within a floor and a ceiling).
+   * One page of a directory. The names a handle keeps for later pages come out of the connection's
+   * pool for directory windows: a refill gets what the pool has left, within a floor and a ceiling.
+   * The room is taken before the scan, so that READDIRs running at once do not all see the same.
    */
   private async readdir(r: PacketReader, id: number): Promise<Buffer> {
     const dir = this.ctx.handles.dir(r.bytes());
-    const { budget } = this.ctx;
-    const room = Math.min(DIR_WINDOW_MAX, Math.max(DIR_WINDOW_MIN, budget.limit - budget.reserved));
-    const entries = await dir.pages.page(READDIR_ENTRIES, room);
-    const held = dir.pages.heldBytes;
-    if (held > dir.held) budget.force(held - dir.held);
-    else budget.release(dir.held - held);
-    dir.held = held;
+    const pool = this.ctx.windows;
+    pool.used -= dir.held;
+    const room = Math.min(DIR_WINDOW_MAX, Math.max(DIR_WINDOW_MIN, pool.max - pool.used));
+    pool.used += room;
+    let entries;
+    try {
+      entries = await dir.pages.page(READDIR_ENTRIES, room);
+    } finally {
+      dir.held = dir.pages.heldBytes;
+      pool.used += dir.held - room;
+    }
     if (entries.length === 0) return reply.status(id, SFTP_STATUS.EOF, 'End of file');
     const now = Date.now();
     const names: NameEntry[] = entries.map(({ name, stats }) => ({ filename: name, longname: longName(name, stats, now), attrs: toWireAttributes(stats) }));

@@ -70,7 +70,9 @@ export function serveSftpChannel(channel: ServerChannel, options: SftpChannelOpt
         channel.resume();
       },
       end() {
-        if (channel.writable) channel.end();
+        if (!channel.writable) return;
+        channel.exit(0); // like sftp-server exiting: scp reports failure without an exit status
+        channel.end();
       },
       close() {
         stopOverrunCheck();

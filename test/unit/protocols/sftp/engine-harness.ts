@@ -48,6 +48,7 @@ export async function startEngine(flags: Partial<SessionFields> = {}, limits: { 
     handles: { used: 0, max: limits.maxHandles ?? 256 },
     readAhead: { used: 0, max: 4 },
     budget: gateway.child(limits.maxBuffered ?? 32 * 1024 * 1024),
+    windows: { used: 0, max: (limits.maxBuffered ?? 32 * 1024 * 1024) / 4 },
   };
   const framer = new Framer();
   const harness: Harness = {

@@ -303,11 +303,11 @@ describe('SFTP engine: bounded resources', () => {
       const page = await ask(T.READDIR, str(dir));
       if (page.type === T.STATUS) break;
       listed.push(...names(page));
-      maxHeld = Math.max(maxHeld, h.resources.budget.reserved);
+      maxHeld = Math.max(maxHeld, h.resources.windows.used);
     }
     expect(listed).toEqual([...all].sort().slice(0, 2500));
     expect(maxHeld).toBeLessThanOrEqual(256 * 1024 + 64 * 1024);
     expect(status(await ask(T.CLOSE, str(dir)))).toBe(S.OK);
-    await h.waitFor(() => h.resources.budget.reserved === 0);
+    expect(h.resources.windows.used).toBe(0);
   });
 });
