@@ -6,8 +6,8 @@
  * window is scanned once; a bigger one costs one scan per window. Entries added or removed while a
  * client pages through appear or not, but nothing is listed twice and the order never goes back.
  */
-import { opendir, lstat } from 'node:fs/promises';
-import path from 'node:path';
+import { opendir } from 'node:fs/promises';
+import { statEntries } from './entry-stats.js';
 import type { FileInfo } from './guarded-fs.js';
 
 /** Memory a name costs in the window, as measured on V8 (string, its header, the array slot), rounded up. */
@@ -58,16 +58,7 @@ export class DirectoryPages {
       names.push(name);
     }
     if (this.next >= this.window.length) this.dropWindow();
-    const infos = await Promise.all(
-      names.map(async (name) => {
-        try {
-          return { name, stats: await lstat(path.join(this.realPath, name)) };
-        } catch {
-          return undefined; // vanished since the scan
-        }
-      }),
-    );
-    return infos.filter((info): info is FileInfo => info !== undefined);
+    return statEntries(this.realPath, names); // an entry that vanished since the scan is left out
   }
 
   /** Whether the listing stopped at the cap with names left over (worth a log line). */

@@ -15,6 +15,7 @@ import type { Session } from '../session.js';
 import { Jail, assertCreatable, normalizeVirtualPath } from './jail.js';
 import { CrlfDecoder, LfToCrlf } from './line-endings.js';
 import { AtomicUpload, writeFully } from './atomic-upload.js';
+import { statEntries } from './entry-stats.js';
 import { DirectoryPages } from './directory-pages.js';
 
 export interface FileInfo {
@@ -150,16 +151,7 @@ export class GuardedFs {
       if (shown.length < names.length) {
         this.logger.info({ event: 'listing-truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
       }
-      const infos = await Promise.all(
-        shown.map(async (name) => {
-          try {
-            return { name, stats: await lstat(path.join(dirRealPath, name)) };
-          } catch {
-            return undefined; // vanished between readdir and lstat
-          }
-        }),
-      );
-      return infos.filter((info): info is FileInfo => info !== undefined);
+      return statEntries(dirRealPath, shown); // an entry that vanished since readdir is left out
     });
   }
 

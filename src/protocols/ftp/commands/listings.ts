@@ -13,14 +13,13 @@ import { download } from './transfer.js';
 
 type ListFormat = 'ls' | 'names' | 'mlsd';
 
-/** Entries per page; their stats run in parallel, so this also bounds the parallel lstat calls. */
-const PAGE_ENTRIES = 256;
+/** Entries per page: the unit of one chunk of listing text. */
+const PAGE_ENTRIES = 512;
 /** Memory for the names of one directory scan (see DirectoryPages). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 
-/** What a listing shows for an entry: a symlink inside the jail as what it points to, so clients can follow it. */
+/** What a listing shows for a symlink: inside the jail, what it points to, so clients can follow it. */
 async function shownStats(control: FtpCommandContext, virtualPath: string, stats: Stats): Promise<Stats> {
-  if (!stats.isSymbolicLink()) return stats;
   return control.files.stat(virtualPath).catch(() => stats);
 }
 
@@ -46,16 +45,17 @@ async function* listingText(control: FtpCommandContext, virtualPath: string, for
   const canWrite = control.mayWrite;
   const now = Date.now();
   for await (const page of await listingPages(control, virtualPath, format)) {
-    const lines = await Promise.all(
-      page
-        .filter(({ name }) => !hasControlCharacter(name))
-        .map(async ({ name, stats }) => {
-          if (format === 'names') return `${name}\r\n`;
-          const shown = await shownStats(control, path.posix.join(virtualPath, name), stats);
-          return format === 'ls' ? `${lsLine(name, shown, now)}\r\n` : `${mlsxFacts(shown, canWrite)} ${name}\r\n`;
-        }),
-    );
-    yield lines.join('');
+    let text = '';
+    for (const { name, stats } of page) {
+      if (hasControlCharacter(name)) continue;
+      if (format === 'names') {
+        text += `${name}\r\n`;
+        continue;
+      }
+      const shown = stats.isSymbolicLink() ? await shownStats(control, path.posix.join(virtualPath, name), stats) : stats;
+      text += format === 'ls' ? `${lsLine(name, shown, now)}\r\n` : `${mlsxFacts(shown, canWrite)} ${name}\r\n`;
+    }
+    yield text;
   }
 }
 
