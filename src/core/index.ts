@@ -9,6 +9,7 @@ export {
   type SessionManagerOptions,
   type SessionManagerEvents,
   type SessionSummary,
+  type LoginOutcome,
 } from './sessions.js';
 export {
   JsonFileUserDirectory,
@@ -41,7 +42,7 @@ export {
   type Transport,
 } from './policy.js';
 export { silentLogger, type Logger } from './logger.js';
-export { GuardedFs, GuardedFile, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type StorageStats, type WriteOptions } from './fs/guarded-fs.js';
+export { GuardedFs, GuardedFile, type FsObserver, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type StorageStats, type WriteOptions } from './fs/guarded-fs.js';
 export type { DirectoryPages } from './fs/directory-pages.js';
 export { hasControlCharacter, normalizeVirtualPath } from './fs/jail.js';
 export { LfToCrlf, CrlfDecoder } from './fs/line-endings.js';

@@ -1,5 +1,5 @@
 /**
- * SessionManager: the one login pipeline every protocol uses (DESIGN.md), the table of live
+ * SessionManager: the one login pipeline every protocol uses (docs/design.md), the table of live
  * sessions, and the connections attached to each so that logging out ends them.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -76,7 +76,15 @@ export interface SessionSummary {
   connections: number;
 }
 
+/** One login attempt as metrics see it: no username, no address. */
+export interface LoginOutcome {
+  protocol: Protocol;
+  /** The refusal's error code; absent on success. */
+  reason?: ErrorCode;
+}
+
 export interface SessionManagerEvents {
+  login: [outcome: LoginOutcome];
   created: [session: Session];
   deleted: [session: Session, reason: ErrorCode];
 }
@@ -114,7 +122,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   private readonly logger: Logger;
   private readonly idleMs: number;
   private readonly idleTimer: NodeJS.Timeout;
-  private readonly node: string;
+  /** This process's name in session listings. */
+  readonly node: string;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
@@ -140,11 +149,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     try {
       const session = await this.oneAtATime(request.username, () => this.login(request));
       this.logger.info({ ...audit, outcome: 'success', session: session.ref }, 'login succeeded');
+      this.emit('login', { protocol: request.protocol });
       return session;
     } catch (err) {
       const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', String(err), { cause: err });
       if (request.language) error.language = request.language;
       this.logger.warn({ ...audit, outcome: 'failure', reason: error.code, detail: error.message }, 'login refused');
+      this.emit('login', { protocol: request.protocol, reason: error.code });
       throw error;
     }
   }

@@ -44,7 +44,8 @@ describe('admin API', () => {
     secrets.add(session.id).add(session.login_token);
     return session;
   };
-  const liveIds = () => gw.gateway.sessions.list().map((s) => s.id);
+  const live = async () => await gw.gateway.sessions.list();
+  const liveIds = async () => (await live()).map((s) => s.id);
 
   beforeAll(async () => {
     gw = await startGateway(
@@ -83,7 +84,7 @@ describe('admin API', () => {
     const sftp = await sshConnect(gw, 'ann', PASSWORD);
     const ftp = await ftpConnect(gw, 'ben', PASSWORD);
     await httpLogin('cal');
-    for (const id of liveIds()) secrets.add(id);
+    for (const id of await liveIds()) secrets.add(id);
 
     const { status, body } = await admin('GET', 'sessions');
     expect(status).toBe(200);
@@ -100,11 +101,11 @@ describe('admin API', () => {
       expect(new Date(s.created_at as string).toISOString()).toBe(s.created_at);
       expect(Date.parse(s.last_active_at as string)).toBeGreaterThanOrEqual(Date.parse(s.created_at as string));
       // The ref the logs show, never the id (a bearer credential for HTTP sessions).
-      expect(liveIds().map(sessionRef)).toContain(s.id);
+      expect((await liveIds()).map(sessionRef)).toContain(s.id);
     }
     sftp.ssh.end();
     ftp.close();
-    await expect.poll(() => gw.gateway.sessions.list().filter((s) => s.protocol !== 'http').length, { timeout: 2000 }).toBe(0);
+    await expect.poll(async () => (await live()).filter((s) => s.protocol !== 'http').length, { timeout: 2000 }).toBe(0);
   });
 
   it('ends one session, then every session of a user, closing SFTP and FTP connections within 1 s', async () => {
@@ -112,7 +113,7 @@ describe('admin API', () => {
     const ftp = await ftpConnect(gw, 'ann', PASSWORD);
     const ftpGone = ftpClosed(ftp);
     await httpLogin('ann');
-    for (const id of liveIds()) secrets.add(id);
+    for (const id of await liveIds()) secrets.add(id);
     const listed = (await admin('GET', 'sessions')).body as { id: string; username: string; protocol: string }[];
     const sftpRef = listed.find((s) => s.username === 'ann' && s.protocol === 'sftp')!.id;
 
@@ -132,7 +133,7 @@ describe('admin API', () => {
     const ftpEnd = await ftpGone;
     expect(ftpEnd.at - started).toBeLessThan(1000);
     expect(ftpEnd.reply).toMatch(/^421 /);
-    expect(gw.gateway.sessions.list().filter((s) => s.username === 'ann')).toEqual([]);
+    expect((await live()).filter((s) => s.username === 'ann')).toEqual([]);
 
     expect((await admin('DELETE', `sessions/${sftpRef}`)).status).toBe(404);
     expect((await admin('DELETE', 'users/ann/sessions')).body).toEqual({ username: 'ann', ended: [] });
@@ -143,7 +144,7 @@ describe('admin API', () => {
     const byId = await admin('DELETE', `sessions/${id}`);
     expect(byId.status).toBe(404);
     expect(byId.body).toMatchObject({ 'http-code': 404, type: 'not-found' });
-    expect(gw.gateway.sessions.list().some((s) => s.id === id)).toBe(true);
+    expect((await live()).some((s) => s.id === id)).toBe(true);
     expect((await admin('DELETE', 'users/%E0%A4%A/sessions')).status).toBe(400);
     const wrongMethod = await admin('POST', 'sessions');
     expect(wrongMethod.status).toBe(405);
@@ -153,7 +154,7 @@ describe('admin API', () => {
 
   it('filegate sessions: a table, --json, end and end-user', async () => {
     const ftp = await ftpConnect(gw, 'cal', PASSWORD);
-    for (const id of liveIds()) secrets.add(id);
+    for (const id of await liveIds()) secrets.add(id);
     const env = { FILEGATE_ADMIN_TOKEN: TOKEN };
 
     const table = await filegate(['sessions', 'list', '--url', base], env);
