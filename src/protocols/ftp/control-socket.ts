@@ -27,10 +27,13 @@ export interface SocketWireOptions {
   tlsVersion: string | null;
   tlsContext: SecureContext;
   tlsHandshakeTimeoutMs: number;
+  /** The client's address when a PROXY header named it; default: the socket's peer. */
+  remoteAddress?: string;
 }
 
 export class SocketWire implements ControlWire {
   readonly remoteAddress: string;
+  readonly transportPeer: string;
   readonly localAddress: string;
   tlsVersion: string | null;
   private events: ControlEvents | undefined;
@@ -41,7 +44,8 @@ export class SocketWire implements ControlWire {
     private socket: Socket,
     private readonly options: SocketWireOptions,
   ) {
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.transportPeer = normalizeAddress(socket.remoteAddress);
+    this.remoteAddress = options.remoteAddress ?? this.transportPeer;
     this.localAddress = socket.localAddress ?? '';
     this.tlsVersion = options.tlsVersion;
     this.reader = new LineReader(MAX_LINE_BYTES, {

@@ -34,8 +34,10 @@ export interface DataChannelOptions {
   ports: PassivePorts;
   sessions: SessionManager;
   logger: Logger;
-  /** The control connection's peer: the only address a data connection is accepted from. */
+  /** The client's address: the only address active mode connects to. */
   peer: string;
+  /** Where the control connection comes from (a load balancer's address behind one): the only address a passive data connection is accepted from. */
+  transportPeer: string;
   /** Sends a reply on the control connection (the 150 before a transfer). */
   reply(code: number, text: string): void;
 }
@@ -90,7 +92,7 @@ export class DataChannel {
   async offerPassive(protect: boolean): Promise<number> {
     this.withdraw();
     const server = await this.options.ports.listen();
-    this.offer = new PassiveListener(server, this.options.peer, PASSIVE_OFFER_LIFETIME_MS, protect ? this.options.tls.data : undefined);
+    this.offer = new PassiveListener(server, this.options.transportPeer, PASSIVE_OFFER_LIFETIME_MS, protect ? this.options.tls.data : undefined);
     return this.offer.port;
   }
 
