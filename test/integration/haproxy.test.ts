@@ -17,8 +17,8 @@ import { freePort, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 const PASSWORD = 'balanced-secret-1';
 const CLIENT = '127.0.0.5';
 /** Passive ranges per node; HAProxy listens on the same ports on 127.0.0.1 and keeps the port. */
-const PASSIVE_A: [number, number] = [33400, 33409];
-const PASSIVE_B: [number, number] = [33410, 33419];
+const PASSIVE_A: [number, number] = [36400, 36409];
+const PASSIVE_B: [number, number] = [36410, 36419];
 
 describe.skipIf(!hasCommand('haproxy'))('two nodes behind HAProxy with PROXY protocol v2', () => {
   const nodes: TestGateway[] = [];

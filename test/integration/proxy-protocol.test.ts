@@ -10,7 +10,7 @@ import { RawFtp, readAll, writeAll } from '../helpers/ftp.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
 const PASSWORD = 'proxy-secret-1';
-const PASSIVE: [number, number] = [33200, 33219];
+const PASSIVE: [number, number] = [36200, 36219];
 
 /** A socket to `port` that has already sent `header`. */
 async function connectWithHeader(port: number, header: string | Buffer): Promise<Socket> {
