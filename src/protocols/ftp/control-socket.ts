@@ -4,9 +4,9 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
+import { normalizeSource } from '../../core/index.js';
 import type { ControlWire } from './control.js';
 import { LineReader } from './line-reader.js';
-import { normalizeAddress } from './passive.js';
 import { acceptTls } from './tls.js';
 
 /** Room for a path of 4096 characters in UTF-8 plus the verb. */
@@ -44,7 +44,7 @@ export class SocketWire implements ControlWire {
     private socket: Socket,
     private readonly options: SocketWireOptions,
   ) {
-    this.transportPeer = normalizeAddress(socket.remoteAddress);
+    this.transportPeer = normalizeSource(socket.remoteAddress ?? '');
     this.remoteAddress = options.remoteAddress ?? this.transportPeer;
     this.localAddress = socket.localAddress ?? '';
     this.tlsVersion = options.tlsVersion;

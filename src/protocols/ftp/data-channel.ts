@@ -9,8 +9,8 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { FtpConfig } from '../../config.js';
-import { GatewayError, checkDataProtection, fromErrno, type Logger, type Session, type SessionManager } from '../../core/index.js';
-import { normalizeAddress, PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
+import { GatewayError, checkDataProtection, fromErrno, normalizeSource, type Logger, type Session, type SessionManager } from '../../core/index.js';
+import { PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
 import { FtpReply } from './reply.js';
 import { acceptTls, type FtpTls } from './tls.js';
 
@@ -76,7 +76,7 @@ export class DataChannel {
    */
   setActive(host: string, port: number): void {
     this.assertNotEpsvAll();
-    if (normalizeAddress(host.toLowerCase()) !== this.options.peer.toLowerCase() || port < MIN_ACTIVE_PORT) {
+    if (normalizeSource(host) !== this.options.peer || port < MIN_ACTIVE_PORT) {
       throw new FtpReply(504, 'Active mode connects only to your own address and a port of 1024 or above.');
     }
     this.withdraw();
@@ -100,7 +100,7 @@ export class DataChannel {
   async passiveAddress(localAddress: string | undefined): Promise<string> {
     const configured = this.options.config.pasvUrl;
     if (configured) return isIPv4(configured) ? configured : (await lookup(configured, { family: 4 })).address;
-    const local = normalizeAddress(localAddress);
+    const local = normalizeSource(localAddress ?? '');
     if (!isIPv4(local)) throw new FtpReply(425, 'PASV needs IPv4: use EPSV.');
     return local;
   }
