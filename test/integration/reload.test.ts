@@ -140,3 +140,30 @@ describe('gateway.reload() and the FTPS certificate', () => {
     expect(await servedName()).toBe('second');
   });
 });
+
+describe('gateway.reload() and the admin token', () => {
+  it('takes up a new token file: the old token is refused, the new one works, no token turns the API off', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'filegate-reload-token-'));
+    const tokenFile = path.join(dir, 'admin-token');
+    await writeFile(tokenFile, 'first-token-0123456789\n');
+    const gw = await startGateway({ http: { host: '127.0.0.1', port: 0, adminTokenFile: tokenFile } });
+    const status = async (token: string) =>
+      (await fetch(`http://127.0.0.1:${gw.gateway.addresses.http!.port}/api/rest/v1/admin/sessions`, { headers: { Authorization: `Bearer ${token}` } })).status;
+    try {
+      expect(await status('first-token-0123456789')).toBe(200);
+      await writeFile(tokenFile, 'second-token-0123456789\n');
+      await gw.gateway.reload();
+      expect(await status('first-token-0123456789')).toBe(401);
+      expect(await status('second-token-0123456789')).toBe(200);
+      await writeFile(tokenFile, 'short\n');
+      await expect(gw.gateway.reload()).rejects.toThrow('at least 16 characters');
+      expect(await status('second-token-0123456789')).toBe(200);
+      const { adminTokenFile: _off, ...http } = gw.gateway.config.http!;
+      await gw.gateway.reload({ ...gw.gateway.config, http });
+      expect(await status('second-token-0123456789')).toBe(404);
+    } finally {
+      await gw.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
