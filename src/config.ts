@@ -57,6 +57,14 @@ const lockoutSchema = z.strictObject({
   lockMinutes: z.number().min(0.01).default(DEFAULT_LOCKOUT.lockMinutes),
 });
 
+const redisSchema = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+  /** Prepended to every key and channel: several fleets may share one Redis. */
+  keyPrefix: z.string().default('filegate:'),
+  /** A dead node's sessions leave the store this long after its last heartbeat (every third of it). */
+  sessionTtlSeconds: z.number().int().min(3).default(30),
+});
+
 export const configSchema = z.strictObject({
   storage: z.string().min(1).default('./data'),
   /** A users file (JSON array of records) or the records inline. */
@@ -70,6 +78,8 @@ export const configSchema = z.strictObject({
   certsDir: z.string().min(1).default('./certs'),
   loginTokenDomain: z.string().default(''),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The shared store of a fleet of gateways; absent: everything stays in this process. */
+  redis: redisSchema.optional(),
 });
 
 export type GatewayConfigInput = z.input<typeof configSchema>;

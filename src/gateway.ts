@@ -9,6 +9,7 @@ import { parseConfig, type GatewayConfig, type GatewayConfigInput } from './conf
 import {
   GuardedFs,
   JsonFileUserDirectory,
+  RedisStore,
   SessionManager,
   StaticUserDirectory,
   parseUserRecords,
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Time source for TOTP and throttling (tests). */
   clock?: Clock;
+  /** This process's id among the nodes sharing a Redis store (default: host, pid and a nonce). */
+  node?: string;
 }
 
 export interface Gateway {
@@ -46,7 +49,11 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
   const users = options.users ?? (await loadUsers(config));
   await mkdir(config.storage, { recursive: true });
   const storageRoot = await realpath(config.storage);
+  const store = config.redis && RedisStore.create({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
   const sessions = new SessionManager({
+    store,
+    node: options.node,
+    storeTtlMs: config.redis && config.redis.sessionTtlSeconds * 1000,
     users,
     lockout: config.lockout,
     loginTokenDomain: config.loginTokenDomain,
@@ -63,8 +70,9 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
 
   const running: RunningServer[] = [];
   const close = async (): Promise<void> => {
-    sessions.close();
+    await sessions.close();
     await Promise.allSettled(running.splice(0).map((server) => server.close()));
+    await store?.close();
   };
   try {
     if (config.sftp) running.push(await startSftpServer(context, config.sftp));

@@ -8,7 +8,13 @@ export {
   type LoginRequest,
   type SessionManagerOptions,
   type SessionManagerEvents,
+  type SessionInfo,
+  DEFAULT_SESSION_TTL_MS,
 } from './sessions.js';
+export { MemoryStore } from './store/memory-store.js';
+export { RedisStore, type RedisStoreOptions } from './store/redis-store.js';
+export type { GatewayStore, SessionRecord } from './store/store.js';
+export type { LockoutCounters, CounterRule, Reservation } from './store/counters.js';
 export {
   JsonFileUserDirectory,
   StaticUserDirectory,

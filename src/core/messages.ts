@@ -38,6 +38,7 @@ const en = {
   weak_ssh: 'The SSH algorithm {algorithm} is not allowed for this account.',
   session_ended: 'Your session has ended (logged out).',
   shutting_down: 'The server is shutting down.',
+  unavailable: 'Logins are unavailable right now; try again shortly.',
   internal: 'Internal server error.',
   sftp_only: 'This server offers file transfer only (SFTP); shell and command execution are not available.',
 };
@@ -76,6 +77,7 @@ const de: Catalog = {
   weak_ssh: 'Der SSH-Algorithmus {algorithm} ist für dieses Konto nicht erlaubt.',
   session_ended: 'Ihre Sitzung wurde beendet (abgemeldet).',
   shutting_down: 'Der Server wird heruntergefahren.',
+  unavailable: 'Anmeldungen sind gerade nicht möglich; versuchen Sie es gleich noch einmal.',
   internal: 'Interner Serverfehler.',
   sftp_only: 'Dieser Server bietet nur Dateiübertragung (SFTP); Shell und Befehlsausführung sind nicht verfügbar.',
 };
@@ -112,6 +114,7 @@ const fr: Catalog = {
   weak_ssh: "L'algorithme SSH {algorithm} n'est pas autorisé pour ce compte.",
   session_ended: 'Votre session est terminée (déconnecté).',
   shutting_down: "Le serveur est en cours d'arrêt.",
+  unavailable: 'Les connexions sont momentanément indisponibles ; réessayez dans un instant.',
   internal: 'Erreur interne du serveur.',
   sftp_only: "Ce serveur n'offre que le transfert de fichiers (SFTP) ; le shell et l'exécution de commandes ne sont pas disponibles.",
 };
@@ -149,6 +152,7 @@ const es: Catalog = {
   weak_ssh: 'El algoritmo SSH {algorithm} no está permitido para esta cuenta.',
   session_ended: 'Su sesión ha terminado (sesión cerrada).',
   shutting_down: 'El servidor se está apagando.',
+  unavailable: 'El inicio de sesión no está disponible ahora; inténtelo de nuevo en breve.',
   internal: 'Error interno del servidor.',
   sftp_only: 'Este servidor solo ofrece transferencia de archivos (SFTP); el shell y la ejecución de comandos no están disponibles.',
 };
