@@ -11,6 +11,7 @@ import { loadConfigFile, parseConfig, type GatewayConfig, type GatewayConfigInpu
 import { TotpVerifier, hashPassword } from './core/index.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logging.js';
+import { sessionsCommand } from './cli/sessions.js';
 
 const HELP = `filegate — one session core in front of SFTP and FTP/FTPS
 
@@ -21,11 +22,15 @@ Usage:
                                  a demo user whose password is printed at start
   filegate hash-password         read a password on stdin, print its scrypt hash (for password_hash)
   filegate totp-secret           print a new TOTP secret (for totp_secret) and its otpauth:// URI
+  filegate sessions list | end ID | end-user NAME   [--url URL] [--json]
+                                 live sessions through the admin API (token: FILEGATE_ADMIN_TOKEN)
   filegate --help | --version
 
 Logs are JSON lines (pino) on stdout; secrets are redacted. See README.md for the config format.`;
 
 async function main(argv: string[]): Promise<number> {
+  // Commands with their own options parse their own arguments.
+  if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,6 +1,7 @@
 /**
  * The config file (`filegate serve --config FILE`) and the options object `createGateway()` takes.
- * Key names are a public contract (DESIGN.md). Relative paths are relative to the config file.
+ * Key names are a public contract: add keys, never rename them. Relative paths are relative to the
+ * config file.
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -19,6 +20,14 @@ const sftpSchema = z.strictObject({
   maxConnections: z.number().int().min(1).default(500),
   maxConnectionsPerSource: z.number().int().min(1).default(20),
   banner: z.string().optional(),
+  /** A connection not logged in this long after accept is closed, whatever it sends. */
+  loginTimeoutSeconds: seconds.default(60),
+  /** Open SFTP handles (files and directories) per connection, all its channels together. */
+  maxHandles: z.number().int().min(1).default(256),
+  /** Bytes one connection may hold buffered: unsent replies, request data, directory windows. */
+  maxBufferedBytes: z.number().int().min(1024 * 1024).default(32 * 1024 * 1024),
+  /** The same for all SFTP connections together (each connection may still run one request). */
+  maxBufferedBytesTotal: z.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
 });
 
 const ftpSchema = z.strictObject({
@@ -37,6 +46,16 @@ const ftpSchema = z.strictObject({
   maxConnections: z.number().int().min(1).default(500),
   maxConnectionsPerSource: z.number().int().min(1).default(20),
   maxLoginFailuresPerConnection: z.number().int().min(1).default(3),
+  /** PORT/EPRT (active mode), to the control connection's own address and a port >= 1024 only. */
+  activeMode: z.boolean().default(true),
+  /** A control connection not logged in by then gets 421 and is closed, whatever it sends. */
+  loginTimeoutSeconds: seconds.default(60),
+  /** TLS handshakes (implicit FTPS, AUTH TLS, data connections) longer than this are cut. */
+  tlsHandshakeTimeoutSeconds: seconds.default(10),
+  /** Finished data connections per control connection left for the client to close; beyond, the oldest is closed. */
+  maxLingeringDataConnections: z.number().int().min(1).default(4),
+  /** A data connection must resume the control connection's TLS session (stops a local process stealing it). */
+  requireTlsSessionReuse: z.boolean().default(false),
 });
 
 const httpSchema = z.strictObject({
@@ -48,6 +67,15 @@ const httpSchema = z.strictObject({
   requestTimeoutSeconds: seconds.default(30),
   maxConnections: z.number().int().min(1).default(512),
   maxConnectionsPerSource: z.number().int().min(1).default(20),
+  /** Bearer token of the admin API (`/api/rest/v1/admin/…`); the API is off unless this or the file is set. */
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** A file holding the admin token (first line), read at start and on reload. */
+  adminTokenFile: z.string().min(1).optional(),
+}).refine((http) => !(http.adminToken && http.adminTokenFile), { message: 'give adminToken or adminTokenFile, not both', path: ['adminToken'] });
+
+const metricsSchema = z.strictObject({
+  host,
+  port: port.default(9464),
 });
 
 const lockoutSchema = z.strictObject({
@@ -72,6 +100,8 @@ export const configSchema = z.strictObject({
   sftp: sftpSchema.optional(),
   ftp: ftpSchema.optional(),
   http: httpSchema.optional(),
+  /** Prometheus `/metrics`, `/healthz`, `/readyz` on their own listener; absent: off. */
+  metrics: metricsSchema.optional(),
   insecure: z.strictObject({ sshCiphers: z.boolean().default(false), tlsVersions: z.boolean().default(false) }).default({ sshCiphers: false, tlsVersions: false }),
   lockout: lockoutSchema.default(DEFAULT_LOCKOUT),
   /** Where generated host keys and certificates go. */
@@ -87,6 +117,7 @@ export type GatewayConfig = z.output<typeof configSchema>;
 export type SftpConfig = z.output<typeof sftpSchema>;
 export type FtpConfig = z.output<typeof ftpSchema>;
 export type HttpConfig = z.output<typeof httpSchema>;
+export type MetricsConfig = z.output<typeof metricsSchema>;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -117,6 +148,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
     certsDir: abs(config.certsDir),
     sftp: config.sftp && { ...config.sftp, hostKeys: config.sftp.hostKeys.map(abs) },
     ftp: config.ftp && { ...config.ftp, tls: config.ftp.tls && { cert: abs(config.ftp.tls.cert), key: abs(config.ftp.tls.key) } },
+    http: config.http && { ...config.http, adminTokenFile: config.http.adminTokenFile && abs(config.http.adminTokenFile) },
   };
 }
 

@@ -20,6 +20,7 @@ import {
 } from './core/index.js';
 import type { AdapterContext, RunningServer } from './protocols/context.js';
 import { startFtpServer } from './protocols/ftp/index.js';
+import { AdminToken } from './protocols/http/admin-auth.js';
 import { startHttpServer } from './protocols/http/index.js';
 import { startSftpServer } from './protocols/sftp/index.js';
 
@@ -47,6 +48,7 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
   const config = parseConfig(input);
   const logger = options.logger ?? silentLogger;
   const users = options.users ?? (await loadUsers(config));
+  const adminToken = await AdminToken.fromConfig(config.http);
   await mkdir(config.storage, { recursive: true });
   const storageRoot = await realpath(config.storage);
   const store = config.redis && RedisStore.create({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
@@ -77,7 +79,7 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
   try {
     if (config.sftp) running.push(await startSftpServer(context, config.sftp));
     if (config.ftp) running.push(await startFtpServer(context, config.ftp));
-    if (config.http) running.push(await startHttpServer(context, config.http));
+    if (config.http) running.push(await startHttpServer(context, config.http, { adminToken }));
   } catch (err) {
     await close();
     throw err;

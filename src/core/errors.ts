@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   'SHUTTING_DOWN',
   'UNAVAILABLE',
   'INTERNAL',
+  'LIMIT_REACHED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,14 +1,14 @@
 /** The protocol-neutral core: adapters import it from here and nowhere else. */
 export { GatewayError, ERROR_CODES, fromErrno, type ErrorCode, type GatewayErrorOptions } from './errors.js';
 export { LANGUAGES, matchLanguage, translate, type Language, type MessageKey, type MessageParams } from './messages.js';
-export { Session, SESSION_FIELD_NAMES, type SessionFields, type SessionOrigin, type Protocol } from './session.js';
+export { Session, SESSION_FIELD_NAMES, sessionRef, type SessionFields, type SessionOrigin, type Protocol } from './session.js';
 export {
   SessionManager,
   type ConnectionHandle,
   type LoginRequest,
   type SessionManagerOptions,
   type SessionManagerEvents,
-  type SessionInfo,
+  type SessionSummary,
   DEFAULT_SESSION_TTL_MS,
 } from './sessions.js';
 export { MemoryStore } from './store/memory-store.js';
@@ -45,6 +45,7 @@ export {
   type Transport,
 } from './policy.js';
 export { silentLogger, type Logger } from './logger.js';
-export { GuardedFs, GuardedFile, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type WriteOptions } from './fs/guarded-fs.js';
-export { normalizeVirtualPath } from './fs/jail.js';
+export { GuardedFs, GuardedFile, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type StorageStats, type WriteOptions } from './fs/guarded-fs.js';
+export type { DirectoryPages } from './fs/directory-pages.js';
+export { hasControlCharacter, normalizeVirtualPath } from './fs/jail.js';
 export { LfToCrlf, CrlfDecoder } from './fs/line-endings.js';

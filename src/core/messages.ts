@@ -40,6 +40,7 @@ const en = {
   shutting_down: 'The server is shutting down.',
   unavailable: 'Logins are unavailable right now; try again shortly.',
   internal: 'Internal server error.',
+  limit_reached: 'Server limit reached for this connection ({what}); close something and retry.',
   sftp_only: 'This server offers file transfer only (SFTP); shell and command execution are not available.',
 };
 export type MessageKey = keyof typeof en;
@@ -79,6 +80,7 @@ const de: Catalog = {
   shutting_down: 'Der Server wird heruntergefahren.',
   unavailable: 'Anmeldungen sind gerade nicht möglich; versuchen Sie es gleich noch einmal.',
   internal: 'Interner Serverfehler.',
+  limit_reached: 'Serverlimit für diese Verbindung erreicht ({what}); etwas schließen und erneut versuchen.',
   sftp_only: 'Dieser Server bietet nur Dateiübertragung (SFTP); Shell und Befehlsausführung sind nicht verfügbar.',
 };
 
@@ -116,6 +118,7 @@ const fr: Catalog = {
   shutting_down: "Le serveur est en cours d'arrêt.",
   unavailable: 'Les connexions sont momentanément indisponibles ; réessayez dans un instant.',
   internal: 'Erreur interne du serveur.',
+  limit_reached: 'Limite du serveur atteinte pour cette connexion ({what}) ; fermez quelque chose et réessayez.',
   sftp_only: "Ce serveur n'offre que le transfert de fichiers (SFTP) ; le shell et l'exécution de commandes ne sont pas disponibles.",
 };
 
@@ -154,6 +157,7 @@ const es: Catalog = {
   shutting_down: 'El servidor se está apagando.',
   unavailable: 'El inicio de sesión no está disponible ahora; inténtelo de nuevo en breve.',
   internal: 'Error interno del servidor.',
+  limit_reached: 'Límite del servidor alcanzado para esta conexión ({what}); cierre algo y vuelva a intentarlo.',
   sftp_only: 'Este servidor solo ofrece transferencia de archivos (SFTP); el shell y la ejecución de comandos no están disponibles.',
 };
 

@@ -59,6 +59,11 @@ export interface SessionOrigin {
   createdAt: Date;
 }
 
+/** The non-secret handle of a session id: what logs and the admin API show instead of the id. */
+export function sessionRef(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 12);
+}
+
 export class Session implements Readonly<SessionFields> {
   readonly id!: string;
   readonly language!: string;
@@ -86,7 +91,7 @@ export class Session implements Readonly<SessionFields> {
   constructor(fields: SessionFields, origin: SessionOrigin) {
     for (const name of SESSION_FIELD_NAMES) (this as Record<string, unknown>)[name] = fields[name];
     this.origin = Object.freeze({ ...origin });
-    this.ref = createHash('sha256').update(fields.id).digest('hex').slice(0, 12);
+    this.ref = sessionRef(fields.id);
     Object.freeze(this);
   }
 

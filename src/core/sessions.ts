@@ -66,16 +66,19 @@ export interface SessionManagerOptions {
   storeTtlMs?: number;
 }
 
-/** A session as `list()` shows it, wherever it is held. */
-export interface SessionInfo {
+/** One session as an operator sees it (admin API, CLI), wherever it is held: no credential but the id. */
+export interface SessionSummary {
   id: string;
   username: string;
   protocol: Protocol;
   remote_address: string;
+  /** ISO 8601. */
   created_at: string;
+  /** ISO 8601: the last login, request, connection attach or detach (another node's: as of its last refresh). */
   last_active_at: string;
-  /** The node holding the session's connections. */
+  /** The node (process) holding the session's connections. */
   node: string;
+  /** Live SFTP/FTP connections attached to it (0 for HTTP logins). */
   connections: number;
 }
 
@@ -128,6 +131,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock, this.state.counters);
     this.totp = new TotpVerifier(this.clock, this.state);
     this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
+    this.node = options.node ?? `${hostname()}:${process.pid}`;
     this.idleTimer = setInterval(() => this.expireIdle(), Math.min(60_000, this.idleMs)).unref();
     this.storeTtlMs = options.storeTtlMs ?? DEFAULT_SESSION_TTL_MS;
     this.heartbeat = setInterval(() => void this.refreshStore(), this.storeTtlMs / 3).unref();
@@ -178,7 +182,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   /** Every node's sessions (this node's first). */
-  async list(): Promise<SessionInfo[]> {
+  async list(): Promise<SessionSummary[]> {
     const local = [...this.live.values()].map((entry) => infoOf(this.record(entry)));
     const remote = (await this.state.listSessions()).filter((record) => record.node !== this.node).map(infoOf);
     return [...local, ...remote];
@@ -478,7 +482,7 @@ function sessionOf(record: SessionRecord): Session {
   return new Session(record.fields, { ...record.origin, createdAt: new Date(record.origin.createdAt) });
 }
 
-function infoOf(record: SessionRecord): SessionInfo {
+function infoOf(record: SessionRecord): SessionSummary {
   return {
     id: record.fields.id,
     username: record.origin.username,

@@ -65,6 +65,8 @@ export const ERROR_MAP: Record<ErrorCode, ErrorReply> = {
   // The shared session store is unreachable: logins fail closed until it returns.
   UNAVAILABLE: { sftp: S.FAILURE, ftp: 421, http: http(503, 'service-unavailable', 'Service Unavailable'), text: 'unavailable' },
   INTERNAL: { sftp: S.FAILURE, ftp: 451, http: http(500, 'internal-server-error', 'Internal Server Error'), text: 'internal' },
+  // A per-connection resource limit (open handles): the client may retry after closing something.
+  LIMIT_REACHED: { sftp: S.FAILURE, ftp: 451, http: http(429, 'rate-limited/too-many-requests', 'Too Many Requests'), text: 'limit_reached' },
 };
 
 export interface DescribedError extends ErrorReply {

@@ -24,10 +24,10 @@ export class RawFtp {
   }
 
   /** Connects and reads the 220 greeting. `implicitTls` for an ftps:// listener. */
-  static async connect(port: number, options: { implicitTls?: boolean } = {}): Promise<RawFtp> {
-    const socket = options.implicitTls
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : net.connect({ port, host: '127.0.0.1' });
+  static async connect(port: number, options: { implicitTls?: boolean; host?: string; localAddress?: string } = {}): Promise<RawFtp> {
+    const { host = '127.0.0.1', localAddress } = options;
+    const plain = net.connect({ port, host, localAddress });
+    const socket = options.implicitTls ? tls.connect({ socket: plain, rejectUnauthorized: false }) : plain;
     await new Promise<void>((resolve, reject) => {
       socket.once(options.implicitTls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -183,6 +183,30 @@ describe('ftp over raw sockets', () => {
     ftp.close();
   });
 
+  it('names with CR/LF on disk never reach a listing line; new ones are refused', async () => {
+    const ftp = await loggedIn();
+    const dir = home('forged');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'real.txt'), 'r');
+    await writeFile(path.join(dir, 'evil\r\n-rw-r--r-- 1 ftp ftp 0 Jan  1 00:00 forged.txt'), 'e');
+    await writeFile(path.join(dir, 'two\nlines'), 'e');
+    await mkdir(path.join(dir, 'sub\rdir'));
+    for (const verb of ['LIST', 'NLST', 'MLSD']) {
+      const data = await ftp.openData();
+      ftp.send(`${verb} forged`);
+      expect((await ftp.reply()).code).toBe(150);
+      const lines = (await readAll(data)).toString().split('\r\n');
+      expect((await ftp.reply()).code).toBe(226);
+      expect({ verb, lines: lines.length }).toEqual({ verb, lines: 2 }); // one entry, then the final CRLF
+      expect(lines[0]).toMatch(/real\.txt$/);
+      expect(lines.join('')).not.toMatch(/forged|lines|dir/);
+    }
+    expect((await ftp.command('MKD tab\there')).code).toBe(501);
+    expect((await ftp.command('STOR car\rriage')).code).toBe(553);
+    expect(await readdir(home())).not.toContain('tab\there');
+    ftp.close();
+  });
+
   it('read_only write verbs are refused with 550 before any data connection is used', async () => {
     const ftp = await loggedIn('reader');
     await ftp.passivePort(); // a data connection is offered but never opened

@@ -4,60 +4,15 @@
  */
 import { Writable } from 'node:stream';
 import { Client as FtpClient } from 'basic-ftp';
-import { pino } from 'pino';
-import { Client as SshClient, type SFTPWrapper } from 'ssh2';
+import { Client as SshClient } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ftpClosed, ftpConnect as ftpLogin, memoryLogger, sshConnect as sshLogin } from '../helpers/clients.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
 const PASSWORD = 'lifecycle pw';
 
-/** Captures the gateway's pino events in memory. */
-function memoryLogger(): { logger: pino.Logger; events: Record<string, unknown>[] } {
-  const events: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) events.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), events };
-}
-
-async function sshConnect(gw: TestGateway, username: string): Promise<{ ssh: SshClient; sftp: SFTPWrapper; closed: Promise<number> }> {
-  const ssh = new SshClient();
-  const closed = new Promise<number>((resolve) => ssh.once('close', () => resolve(Date.now())));
-  await new Promise<void>((resolve, reject) => {
-    ssh.once('ready', resolve).once('error', reject);
-    ssh.connect({ host: '127.0.0.1', port: gw.gateway.addresses.sftp!.port, username, password: PASSWORD, readyTimeout: 10_000 });
-  });
-  ssh.on('error', () => {}); // the server's disconnect may surface as an error event
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => ssh.sftp((err, s) => (err ? reject(err) : resolve(s))));
-  return { ssh, sftp, closed };
-}
-
-async function ftpConnect(gw: TestGateway, username: string): Promise<FtpClient> {
-  const ftp = new FtpClient(10_000);
-  await ftp.access({ host: '127.0.0.1', port: gw.gateway.addresses.ftp!.port, user: username, password: PASSWORD });
-  return ftp;
-}
-
-/**
- * Resolves with the time a basic-ftp client's control connection is closed, and the last reply it
- * received. (basic-ftp removes its socket's listeners when it closes, so poll its own flag.)
- */
-function ftpClosed(ftp: FtpClient): Promise<{ at: number; reply: string }> {
-  let reply = '';
-  ftp.ftp.socket.on('data', (chunk: Buffer) => (reply = chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 5000;
-    const timer = setInterval(() => {
-      if (ftp.closed) resolve({ at: Date.now(), reply });
-      else if (Date.now() > deadline) reject(new Error('FTP connection still open after 5 s'));
-      else return;
-      clearInterval(timer);
-    }, 10);
-  });
-}
+const sshConnect = (gw: TestGateway, username: string) => sshLogin(gw, username, PASSWORD);
+const ftpConnect = (gw: TestGateway, username: string) => ftpLogin(gw, username, PASSWORD);
 
 const sessionOf = async (gw: TestGateway, username: string, protocol: string) =>
   (await gw.gateway.sessions.list()).find((s) => s.username === username && s.protocol === protocol);

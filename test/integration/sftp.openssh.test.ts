@@ -4,12 +4,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
 import { TOTP_SECRET, hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { runCli } from '../helpers/cli.js';
 import { runCurl, runSftpCli, type CliLogin } from '../helpers/sftp.js';
 
 const PW = 'openssh-pw';
@@ -61,7 +62,8 @@ describe.skipIf(!hasCommand('sftp') || !hasCommand('sshpass') || !hasCommand('ss
     expect(result.code, result.stderr).toBe(0);
     expect((await readFile(home('alice', 'up.bin'))).equals(data)).toBe(true);
     expect((await readFile(back)).equals(data)).toBe(true);
-    expect(result.stdout).toMatch(/-rw-r--r-- +1 .* 2097159 .* up\.bin/);
+    // With users-groups-by-id the client formats the line itself: no link count ("?"), our names.
+    expect(result.stdout).toMatch(/-rw-r--r-- +\? alice +alice +2097159 .* up\.bin/);
     expect(result.stdout.match(/Remote working directory: (.*)/g)).toEqual(['Remote working directory: /', 'Remote working directory: /']);
   });
 
@@ -89,6 +91,77 @@ describe.skipIf(!hasCommand('sftp') || !hasCommand('sshpass') || !hasCommand('ss
     expect(result.stderr.match(/Permission denied/g)?.length).toBe(4);
     expect(await readFile(path.join(gw.dir, 'got.txt'), 'utf8')).toBe('read me');
     expect(await readFile(home('reader', 'existing.txt'), 'utf8')).toBe('read me');
+  });
+
+  it('OpenSSH extensions: rename over an existing file, df -h, ln, ln -s, put -f, chmod, ls -l', async () => {
+    const local = path.join(gw.dir, 'ext.txt');
+    await writeFile(local, 'extension data');
+    await mkdir(home('alice'), { recursive: true });
+    await writeFile(home('alice', 'target.txt'), 'old target');
+    const result = await cli({ username: 'alice', password: PW }, [
+      `put -f ${local} /synced.txt`,
+      'rename /synced.txt /target.txt',
+      'df -h /',
+      'ln /target.txt /hard.txt',
+      'ln -s target.txt /soft.txt',
+      'chmod 600 /hard.txt',
+      'ls -l /',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toMatch(/does not support|Failure/);
+    expect(await readFile(home('alice', 'target.txt'), 'utf8')).toBe('extension data');
+    expect((await stat(home('alice', 'hard.txt'))).ino).toBe((await stat(home('alice', 'target.txt'))).ino);
+    expect((await stat(home('alice', 'target.txt'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(home('alice', 'soft.txt'), 'utf8')).toBe('extension data');
+    expect(result.stdout).toMatch(/Size +Used +Avail +\(root\) +%Capacity/); // df -h
+    expect(result.stdout).toMatch(/-rw------- +\? alice +alice +14 .* \/target\.txt/);
+    expect(result.stdout).toMatch(/lrwxrwxrwx .* \/soft\.txt/);
+  });
+
+  it('read_only: every write verb, extensions included, is refused', async () => {
+    const local = path.join(gw.dir, 'ro2.txt');
+    await writeFile(local, 'x');
+    await mkdir(home('reader', 'sub'), { recursive: true });
+    const result = await cli({ username: 'reader', password: PW }, [
+      `-put -f ${local} /new.txt`,
+      '-ln /existing.txt /hard.txt',
+      '-ln -s /existing.txt /soft.txt',
+      '-chmod 600 /existing.txt',
+      '-rmdir /sub',
+      '-rename /existing.txt /sub/moved.txt',
+      'df /',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.match(/Permission denied/g)?.length).toBe(6);
+    expect((await stat(home('reader', 'existing.txt'))).mode & 0o777).toBe(0o644);
+    expect((await readdir(home('reader'))).sort()).toEqual(['existing.txt', 'sub']);
+  });
+
+  it('a hard link of a symlink that points outside gives no way to the outside file', async () => {
+    await mkdir(home('outside'), { recursive: true });
+    await writeFile(home('outside', 'secret.txt'), 'outside secret');
+    await mkdir(home('alice'), { recursive: true });
+    await symlink(home('outside', 'secret.txt'), home('alice', 'out-link'));
+    const got = path.join(gw.dir, 'got-secret.txt');
+    const result = await cli({ username: 'alice', password: PW }, ['ln /out-link /hard-out', `-get /hard-out ${got}`, `-get /out-link ${got}`]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await lstat(home('alice', 'hard-out'))).isSymbolicLink()).toBe(true); // the link itself was linked
+    await expect(readFile(got)).rejects.toThrow();
+    expect(result.stdout + result.stderr).not.toContain('outside secret');
+  });
+
+  it('scp (SFTP mode) with ~/ paths both ways', async () => {
+    const local = path.join(gw.dir, 'scp-up.txt');
+    const back = path.join(gw.dir, 'scp-down.txt');
+    await writeFile(local, 'copied by scp');
+    const scp = (...args: string[]) =>
+      runCli('sshpass', ['-p', PW, 'scp', '-s', '-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', ...args], { timeoutMs: 20_000 });
+    const up = await scp(local, 'alice@127.0.0.1:~/scp-dir-file.txt');
+    expect(up.code, up.stderr).toBe(0);
+    expect(await readFile(home('alice', 'scp-dir-file.txt'), 'utf8')).toBe('copied by scp');
+    const down = await scp('alice@127.0.0.1:~/scp-dir-file.txt', back);
+    expect(down.code, down.stderr).toBe(0);
+    expect(await readFile(back, 'utf8')).toBe('copied by scp');
   });
 
   it('put -p keeps the mtime only with use_provided_modified_at', async () => {

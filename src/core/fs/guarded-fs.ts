@@ -5,16 +5,18 @@
  * endings. Adapters pass virtual paths in and get virtual paths and Stats out.
  */
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rmdir, stat, symlink, unlink, utimes, chmod, truncate, type FileHandle } from 'node:fs/promises';
+import { link, lstat, lutimes, mkdir, open, readdir, readlink, rename, rmdir, stat, statfs, symlink, unlink, utimes, chmod, truncate, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { GatewayError, fromErrno } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Session } from '../session.js';
-import { Jail, normalizeVirtualPath } from './jail.js';
+import { Jail, assertCreatable, normalizeVirtualPath } from './jail.js';
 import { CrlfDecoder, LfToCrlf } from './line-endings.js';
 import { AtomicUpload, writeFully } from './atomic-upload.js';
+import { statEntries } from './entry-stats.js';
+import { DirectoryPages } from './directory-pages.js';
 
 export interface FileInfo {
   name: string;
@@ -58,6 +60,23 @@ export interface WriteOptions {
 const READ_CHUNK = 1024 * 1024;
 const UPLOAD_TEMP = /^\..+\.filegate-[0-9a-f]{8}\.part$/;
 const NO_FOLLOW = constants.O_NOFOLLOW;
+
+/** Whether a directory entry appears in listings (in-progress uploads do not). */
+function isListed(name: string): boolean {
+  return !UPLOAD_TEMP.test(name);
+}
+
+/** The storage filesystem's capacity (SFTP statvfs@openssh.com). */
+export interface StorageStats {
+  blockSize: number;
+  blocks: number;
+  freeBlocks: number;
+  availableBlocks: number;
+  files: number;
+  freeFiles: number;
+  /** The session may not write (read_only). */
+  readOnly: boolean;
+}
 
 /** The name an upload is written under until it completes (hidden from listings). */
 export function uploadTempPath(realPath: string): string {
@@ -126,22 +145,33 @@ export class GuardedFs {
   list(input: string): Promise<FileInfo[]> {
     return this.guard('list', input, async (v) => {
       const dirRealPath = await this.jail.resolve(v);
-      const names = (await readdir(dirRealPath)).filter((n) => !UPLOAD_TEMP.test(n)).sort(byName);
+      const names = (await readdir(dirRealPath)).filter(isListed).sort(byName);
       const cap = this.session.max_dir_listing_size;
       const shown = cap > 0 ? names.slice(0, cap) : names;
       if (shown.length < names.length) {
         this.logger.info({ event: 'listing-truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
       }
-      const infos = await Promise.all(
-        shown.map(async (name) => {
-          try {
-            return { name, stats: await lstat(path.join(dirRealPath, name)) };
-          } catch {
-            return undefined; // vanished between readdir and lstat
-          }
-        }),
-      );
-      return infos.filter((info): info is FileInfo => info !== undefined);
+      return statEntries(dirRealPath, shown); // an entry that vanished since readdir is left out
+    });
+  }
+
+  /**
+   * A directory to list page by page (SFTP READDIR): the order and cap of list(), in bounded memory
+   * (see DirectoryPages).
+   */
+  openDirectory(input: string): Promise<DirectoryPages> {
+    return this.guard('list', input, async (v) => {
+      const dirRealPath = await this.jail.resolve(v);
+      if (!(await stat(dirRealPath)).isDirectory()) throw new GatewayError('NOT_A_DIRECTORY', 'listing of a file', { text: 'not_a_directory' });
+      return new DirectoryPages(dirRealPath, this.session.max_dir_listing_size, isListed);
+    });
+  }
+
+  /** Capacity of the filesystem holding the session's files. */
+  storageStats(input: string): Promise<StorageStats> {
+    return this.guard('statvfs', input, async (v) => {
+      const s = await statfs(await this.jail.resolve(v));
+      return { blockSize: s.bsize, blocks: s.blocks, freeBlocks: s.bfree, availableBlocks: s.bavail, files: s.files, freeFiles: s.ffree, readOnly: !this.writable };
     });
   }
 
@@ -150,6 +180,7 @@ export class GuardedFs {
     const writing = Boolean(mode.write || mode.append || mode.create || mode.truncate);
     return this.guard(writing ? 'open-write' : 'open-read', input, async (v) => {
       if (writing) this.assertWritable();
+      if (mode.create) assertCreatable(v);
       const createMode = attrs.mode !== undefined ? attrs.mode & 0o777 : 0o644;
       const file = await this.openHandle(v, mode, writing, createMode);
       // Times sent with OPEN (WinSCP, `put -p`) count as an FSETSTAT: applied at close, if allowed.
@@ -216,6 +247,7 @@ export class GuardedFs {
   openWriteStream(input: string, options: WriteOptions = {}): Promise<Writable> {
     return this.guard('upload', input, async (v) => {
       this.assertWritable();
+      assertCreatable(v);
       const start = options.start ?? 0;
       assertOffset(start);
       const realPath = await this.jail.resolve(v);
@@ -240,6 +272,7 @@ export class GuardedFs {
   mkdir(input: string, mode = 0o755): Promise<void> {
     return this.guard('mkdir', input, async (v) => {
       this.assertWritable();
+      assertCreatable(v);
       await mkdir(await this.jail.resolve(v), mode & 0o777);
     });
   }
@@ -266,6 +299,7 @@ export class GuardedFs {
     return this.guard('rename', fromInput, async (fromVirtual) => {
       this.assertWritable();
       const toVirtual = normalizeVirtualPath(toInput);
+      assertCreatable(toVirtual);
       if (fromVirtual === '/' || toVirtual === '/') throw new GatewayError('PERMISSION_DENIED', 'rename of the root', { text: 'permission_denied' });
       const fromReal = await this.jail.resolve(fromVirtual, false);
       const toReal = await this.jail.resolve(toVirtual, false);
@@ -285,9 +319,26 @@ export class GuardedFs {
   symlink(targetInput: string, linkInput: string): Promise<void> {
     return this.guard('symlink', linkInput, async (linkVirtual) => {
       this.assertWritable();
+      assertCreatable(linkVirtual);
       const linkReal = await this.jail.resolve(linkVirtual, false);
       const targetVirtual = normalizeVirtualPath(targetInput, path.posix.dirname(linkVirtual));
       await symlink(await this.jail.resolve(targetVirtual), linkReal);
+    });
+  }
+
+  /**
+   * A hard link `linkInput` to `existingInput`, both inside the jail. A symlink is linked as itself
+   * (link(2) does not follow it), so the new name leads where the symlink leads: through the jail.
+   */
+  hardlink(existingInput: string, linkInput: string): Promise<void> {
+    return this.guard('hardlink', existingInput, async (existingVirtual) => {
+      this.assertWritable();
+      const existingReal = await this.jail.resolve(existingVirtual, false);
+      const linkVirtual = normalizeVirtualPath(linkInput);
+      assertCreatable(linkVirtual);
+      const linkReal = await this.jail.resolve(linkVirtual, false);
+      if ((await lstat(existingReal)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'hard link to a directory', { text: 'is_a_directory' });
+      await link(existingReal, linkReal);
     });
   }
 
@@ -317,6 +368,26 @@ export class GuardedFs {
       if (effective.size !== undefined) await truncate(realPath, effective.size);
       if (effective.mtime !== undefined) await utimes(realPath, effective.atime ?? current.atime, effective.mtime);
       return stat(realPath);
+    });
+  }
+
+  /**
+   * SETSTAT without following a final symlink (lsetstat@openssh.com). A symlink's times can be
+   * set; its mode and size cannot (Linux has no lchmod), so such a change is refused.
+   */
+  setLinkAttributes(input: string, change: AttributeChange): Promise<void> {
+    return this.guard('lsetstat', input, async (v) => {
+      const realPath = await this.jail.resolve(v, false);
+      const current = await lstat(realPath);
+      if (!current.isSymbolicLink()) {
+        await this.setAttributes(v, change);
+        return;
+      }
+      const effective = this.effectiveChange(current, change);
+      if (effective.mode !== undefined || effective.size !== undefined) {
+        throw new GatewayError('UNSUPPORTED', 'mode or size of a symlink', { text: 'unsupported' });
+      }
+      if (effective.mtime !== undefined) await lutimes(realPath, effective.atime ?? current.atime, effective.mtime);
     });
   }
 
@@ -427,6 +498,15 @@ export class GuardedFile {
   async stat(): Promise<Stats> {
     try {
       return await this.handle.stat();
+    } catch (err) {
+      throw fromErrno(err);
+    }
+  }
+
+  /** fsync(2) of the file's data (fsync@openssh.com). */
+  async sync(): Promise<void> {
+    try {
+      await this.handle.sync();
     } catch (err) {
       throw fromErrno(err);
     }

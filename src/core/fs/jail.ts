@@ -19,6 +19,24 @@ export function normalizeVirtualPath(input: string, cwd = '/'): string {
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
 
+/** C0 control characters (CR, LF, TAB, ESC, ...): in a name they could forge listing lines and replies. */
+const CONTROL_CHARACTER = /[\x00-\x1f]/;
+
+/**
+ * Refuses a new name (file, directory, link, rename target) holding a control character, on every
+ * protocol. Existing such names stay reachable (to rename or delete them).
+ */
+export function assertCreatable(virtualPath: string): void {
+  if (CONTROL_CHARACTER.test(path.posix.basename(virtualPath))) {
+    throw new GatewayError('BAD_PATH', 'control character in a new name', { text: 'bad_path' });
+  }
+}
+
+/** Whether a directory entry's name holds a control character (listings leave such names out). */
+export function hasControlCharacter(name: string): boolean {
+  return CONTROL_CHARACTER.test(name);
+}
+
 export class Jail {
   private constructor(readonly rootRealPath: string) {}
 

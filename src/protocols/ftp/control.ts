@@ -1,21 +1,20 @@
 /**
- * One FTP control connection. It reads whole command lines, runs them one at a time, holds the
- * connection's state (login, working directory, TYPE, PROT, a pending rename), logs in through the
- * core, and ends itself on logout, idle timeout or shutdown. Its data side is a DataChannel; the
- * commands themselves live in commands/.
+ * One FTP control connection as a state machine without a socket: command lines go in
+ * (`line()`), replies and effects go out through a ControlWire. It runs commands one at a time,
+ * holds the connection's state (login, working directory, TYPE, PROT, REST, a pending rename), logs
+ * in through the core, and ends itself on logout, idle or login timeout, or shutdown. Its data side
+ * is a DataChannel; the commands live in commands/ and see it only as an FtpCommandContext.
  */
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { TLSSocket } from 'node:tls';
 import type { FtpConfig } from '../../config.js';
 import type { GatewayError, GuardedFs, Language, Logger, Session } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { describeError } from '../error-map.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, type FtpCommandContext } from './commands/index.js';
 import { DataChannel, transferAborted } from './data-channel.js';
-import type { FtpConnection } from './ftp-srv.js';
-import { LineReader, stripTelnet } from './line-reader.js';
-import { normalizeAddress, type PassivePorts } from './passive.js';
+import { stripTelnet } from './line-reader.js';
+import type { PassivePorts } from './passive.js';
 import { FtpReply, formatReply } from './reply.js';
 import type { FtpTls } from './tls.js';
 
@@ -28,12 +27,27 @@ export interface FtpServices {
   logger: Logger;
 }
 
-/** Room for a path of 4096 characters in UTF-8 plus the verb. */
-const MAX_LINE_BYTES = 16 * 1024;
+/** The control connection's transport, as the state machine needs it (a socket in production). */
+export interface ControlWire {
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  /** Negotiated TLS version; null while plain. */
+  readonly tlsVersion: string | null;
+  write(text: string): void;
+  /** Whether written replies wait for the client to read them. */
+  readonly congested: boolean;
+  /** Resolves when the client has read enough of the replies (or the connection closed). */
+  drained(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  /** AUTH TLS: drops input read after the command, sends `reply`, runs the server handshake. */
+  startTls(reply: string): Promise<void>;
+  /** Ends the connection after what was written (forced after a grace). */
+  end(): void;
+}
+
 /** Commands a client may send ahead; beyond this we stop reading until they are answered. */
 const MAX_QUEUED = 16;
-/** After we end the control connection, the client has this long to close its side. */
-const CLOSE_GRACE_MS = 2_000;
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -43,27 +57,22 @@ interface Command {
   refusal?: FtpReply;
 }
 
-export class FtpControl {
-  socket: Socket;
-  /** Negotiated TLS version of the control connection; null while it is plain. */
-  tlsVersion: string | null;
-  readonly remoteAddress: string;
+export class FtpControl implements FtpCommandContext {
   readonly logger: Logger;
-  /** Set by USER, consumed by PASS. */
+  readonly config: FtpConfig;
   username: string | undefined;
   session: Session | undefined;
-  fs: GuardedFs | undefined;
-  /** Virtual path of the working directory. */
   cwd = '/';
-  /** Chosen with LANG (RFC 2640); else the session's language. */
   language: Language | undefined;
-  /** PROT P: data connections run TLS. */
+  ascii = false;
   dataProtected = false;
   readonly data: DataChannel;
-  /** Ends when the control connection starts closing: a transfer still running then is abandoned. */
+  /** Set when the control connection starts closing: a transfer still running then is abandoned. */
   closing = false;
 
-  private readonly reader: LineReader;
+  private fs: GuardedFs | undefined;
+  private gone = false;
+  private restOffset = 0;
   private readonly queue: Command[] = [];
   private pumping = false;
   private readingPaused = false;
@@ -75,53 +84,56 @@ export class FtpControl {
   private lastActivity = Date.now();
   private lastProgress = -1;
   private idleTimer: NodeJS.Timeout;
-  private readonly onData = (chunk: Buffer): void => this.reader.push(chunk);
   /** Waiting in survives(): told true on a client line, false when the connection starts closing. */
   private readonly survivalWatchers = new Set<(alive: boolean) => void>();
 
   constructor(
-    readonly services: FtpServices,
-    readonly connection: FtpConnection,
-    implicitTls: boolean,
+    private readonly services: FtpServices,
+    private readonly wire: ControlWire,
+    /** Called once, when a login succeeds (the login deadline stops). */
+    private readonly onLogin: () => void = () => {},
   ) {
-    const socket = connection.commandSocket;
-    this.socket = socket;
-    this.tlsVersion = implicitTls ? (socket as TLSSocket).getProtocol() : null;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
-    this.logger = services.logger.child({ remote: this.remoteAddress });
+    this.config = services.config;
+    this.logger = services.logger.child({ remote: wire.remoteAddress });
     this.data = new DataChannel({
       config: services.config,
       tls: services.tls,
       ports: services.ports,
       sessions: services.context.sessions,
-      peer: this.remoteAddress,
+      peer: wire.remoteAddress,
       logger: this.logger,
       reply: (code, text) => this.reply(code, text),
     });
-    this.reader = new LineReader(MAX_LINE_BYTES, {
-      line: (bytes) => this.received(bytes),
-      tooLong: () => this.enqueue({ verb: '', arg: '', refusal: new FtpReply(500, 'Command line too long.') }),
-    });
-    socket.setNoDelay(true); // replies are small: Nagle would delay every one of them
-    // ftp-srv's own reader parses each TCP segment as whole commands: ours buffers lines.
-    socket.removeAllListeners('data');
-    socket.on('data', this.onData);
-    socket.once('end', () => this.markClosing());
-    socket.once('close', () => this.cleanup());
     this.idleTimer = setTimeout(() => this.checkIdle(), this.idleMs).unref();
   }
 
-  /** The language of replies a person reads. */
+  get localAddress(): string {
+    return this.wire.localAddress;
+  }
+
+  get tlsVersion(): string | null {
+    return this.wire.tlsVersion;
+  }
+
   get lang(): string | undefined {
     return this.language ?? this.session?.language;
   }
 
-  get ascii(): boolean {
-    return this.connection.transferType === 'ascii';
+  get files(): GuardedFs {
+    return this.fs!;
+  }
+
+  get mayWrite(): boolean {
+    return this.files.writable;
+  }
+
+  /** The greeting. */
+  greet(): void {
+    this.reply(220, 'filegate FTP server ready.');
   }
 
   reply(code: number, ...lines: string[]): void {
-    if (this.socket.writable) this.socket.write(formatReply(code, lines));
+    this.wire.write(formatReply(code, lines));
   }
 
   /** Answers a failed command: core errors through the error table, never with internal text. */
@@ -132,26 +144,18 @@ export class FtpControl {
     this.reply(described.ftp, described.message);
   }
 
-  /** The session's guarded filesystem (commands that need a login run only after one). */
-  get files(): GuardedFs {
-    return this.fs!;
-  }
-
-  /** Whether this session may write (MLSx `perm` facts say so); the core decides. */
-  get mayWrite(): boolean {
-    return this.files.writable;
-  }
-
-  /** A client path as a virtual path against the working directory. */
   path(arg: string): string {
     if (arg === '') throw new FtpReply(501, 'A path is required.');
     return this.files.resolvePath(arg, this.cwd);
   }
 
-  /** The REST offset for this transfer; it applies to one transfer only. */
+  setRestOffset(offset: number): void {
+    this.restOffset = offset;
+  }
+
   takeRestOffset(): number {
-    const offset = this.connection.restByteCount ?? 0;
-    this.connection.restByteCount = 0;
+    const offset = this.restOffset;
+    this.restOffset = 0;
     return offset;
   }
 
@@ -159,7 +163,6 @@ export class FtpControl {
     this.renameFrom = { path: virtualPath, command: this.commandCount };
   }
 
-  /** The RNFR path, only if RNFR was the command right before this one. */
   takeRename(): string | undefined {
     const from = this.renameFrom;
     this.renameFrom = undefined;
@@ -175,14 +178,14 @@ export class FtpControl {
         password,
         otpMayBeAppended: true,
         protocol: 'ftp',
-        remoteAddress: this.remoteAddress,
+        remoteAddress: this.wire.remoteAddress,
         transport: { kind: 'ftp', tlsVersion: this.tlsVersion },
         language: this.language,
         endWithConnection: true,
       });
     } catch (err) {
       this.replyError(err);
-      if (++this.loginFailures >= this.services.config.maxLoginFailuresPerConnection) {
+      if (++this.loginFailures >= this.config.maxLoginFailuresPerConnection) {
         this.logger.warn({ event: 'ftp-login-limit', failures: this.loginFailures }, 'too many failed logins on one connection');
         this.reply(421, 'Too many failed logins: closing the connection.');
         this.close();
@@ -198,48 +201,22 @@ export class FtpControl {
     this.detachSession = sessions.attach(session.id, { end: (reason) => this.end(reason) });
     if (this.closing) return this.detachSession(); // the client left while the password was checked
     this.session = session;
+    this.onLogin();
     this.reply(230, 'Login successful.');
   }
 
-  /**
-   * AUTH TLS. The plaintext reader is detached before the 234 reply: ftp-srv kept it, so the
-   * client's ClientHello was sometimes read as a command. Plaintext pipelined after AUTH is dropped
-   * (it must never run as if it had come over TLS).
-   */
+  /** AUTH TLS. Commands pipelined after AUTH in plaintext are dropped (they must never run as if sent over TLS). */
   async startTls(): Promise<void> {
-    const plain = this.socket;
-    plain.removeListener('data', this.onData);
-    plain.pause();
-    this.reader.clear();
     this.queue.length = 0;
     this.username = undefined;
-    await new Promise<void>((resolve) => plain.write(formatReply(234, ['AUTH TLS successful.']), () => resolve()));
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.services.tls.control });
-    secure.on('error', (err) => this.logger.debug({ err }, 'control connection TLS error'));
-    secure.once('secure', () => (this.tlsVersion = secure.getProtocol()));
-    secure.once('end', () => this.markClosing());
-    secure.on('data', this.onData);
-    this.socket = secure;
-    this.connection.commandSocket = secure;
+    await this.wire.startTls(formatReply(234, ['AUTH TLS successful.']));
   }
 
-  /** Runs one transfer on the data channel (see DataChannel.transfer), then answers 226. */
   async transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void> {
     await this.data.transfer({ session: this.session!, protect: this.dataProtected }, resource, opening, move);
     this.reply(226, 'Transfer complete.');
   }
 
-  /** ABOR while a transfer runs: it ends with 426, then ABOR is answered. */
-  async abortTransfer(): Promise<void> {
-    this.data.abort(transferAborted('ABOR from the client'));
-    await this.running;
-    this.reply(226, 'ABOR successful.');
-  }
-
-  /**
-   * Resolves true if the control connection is still open after `ms` (early when the client sends
-   * a line meanwhile: it is alive), false as soon as it starts closing.
-   */
   survives(ms: number): Promise<boolean> {
     if (this.closing) return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -253,27 +230,22 @@ export class FtpControl {
     });
   }
 
-  /** Ends the control connection after the replies already written. */
   close(): void {
     this.markClosing();
     this.data.abort(transferAborted('control connection closing'));
-    this.socket.end();
-    const socket = this.socket;
-    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    this.wire.end();
   }
 
-  /** Logout or shutdown from the core: 421 with the reason, then close. */
-  private end(reason: GatewayError): void {
-    const described = describeError(reason, this.lang);
-    this.reply(described.ftp, described.message);
+  /** Not logged in within `loginTimeoutSeconds`: 421 and close, whatever the client sent meanwhile. */
+  loginTimedOut(): void {
+    if (this.session || this.closing) return;
+    this.logger.info({ event: 'ftp-login-timeout' }, 'control connection not logged in in time');
+    this.reply(421, 'Login timeout: closing the control connection.');
     this.close();
   }
 
-  private get idleMs(): number {
-    return this.services.config.idleTimeoutSeconds * 1000;
-  }
-
-  private received(bytes: Buffer): void {
+  /** A command line from the client (without its line end). */
+  line(bytes: Buffer): void {
     this.lastActivity = Date.now();
     for (const watcher of this.survivalWatchers) watcher(true);
     let text: string;
@@ -293,11 +265,55 @@ export class FtpControl {
     this.enqueue({ verb, arg });
   }
 
+  /** A line longer than the limit (skipped up to its end). */
+  lineTooLong(): void {
+    this.enqueue({ verb: '', arg: '', refusal: new FtpReply(500, 'Command line too long.') });
+  }
+
+  /** The client ended its side. */
+  peerEnded(): void {
+    this.markClosing();
+  }
+
+  /** The connection is gone: nothing of it survives. */
+  closed(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.markClosing();
+    clearTimeout(this.idleTimer);
+    this.queue.length = 0;
+    this.data.close(transferAborted('control connection closed'));
+    this.detachSession?.();
+  }
+
+  /** ABOR while a transfer runs or waits: it ends with 426, then ABOR is answered. */
+  private async abortTransfer(): Promise<void> {
+    this.data.abort(transferAborted('ABOR from the client'));
+    await this.running;
+    this.reply(226, 'ABOR successful.');
+  }
+
+  /** Logout or shutdown from the core: 421 with the reason, then close. */
+  private end(reason: GatewayError): void {
+    const described = describeError(reason, this.lang);
+    this.reply(described.ftp, described.message);
+    this.close();
+  }
+
+  private markClosing(): void {
+    this.closing = true;
+    for (const watcher of this.survivalWatchers) watcher(false);
+  }
+
+  private get idleMs(): number {
+    return this.config.idleTimeoutSeconds * 1000;
+  }
+
   private enqueue(command: Command): void {
     this.queue.push(command);
     if (this.queue.length >= MAX_QUEUED && !this.readingPaused) {
       this.readingPaused = true;
-      this.socket.pause();
+      this.wire.pause();
     }
     void this.pump();
   }
@@ -309,16 +325,11 @@ export class FtpControl {
       const command = this.queue.shift()!;
       this.running = this.execute(command);
       await this.running;
-      if (this.socket.writableNeedDrain) {
-        // A client that does not read its replies gets no more commands run.
-        await new Promise<void>((resolve) => {
-          this.socket.once('drain', resolve);
-          this.socket.once('close', resolve);
-        });
-      }
+      // A client that does not read its replies gets no more commands run.
+      if (this.wire.congested) await this.wire.drained();
       if (this.readingPaused && this.queue.length < MAX_QUEUED / 2) {
         this.readingPaused = false;
-        this.socket.resume();
+        this.wire.resume();
       }
     }
     this.pumping = false;
@@ -352,18 +363,5 @@ export class FtpControl {
       return;
     }
     this.idleTimer = setTimeout(() => this.checkIdle(), this.idleMs - idleFor).unref();
-  }
-
-  private markClosing(): void {
-    this.closing = true;
-    for (const watcher of this.survivalWatchers) watcher(false);
-  }
-
-  private cleanup(): void {
-    this.markClosing();
-    clearTimeout(this.idleTimer);
-    this.queue.length = 0;
-    this.data.close(transferAborted('control connection closed'));
-    this.detachSession?.();
   }
 }

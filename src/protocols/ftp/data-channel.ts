@@ -1,9 +1,10 @@
 /**
- * The data side of one FTP control connection: its passive offer (PASV/EPSV), the transfer in
- * progress, and finished data connections the client has not closed yet.
+ * The data side of one FTP control connection: its passive offer (PASV/EPSV) or active target
+ * (PORT/EPRT), the transfer in progress, and finished data connections the client has not closed
+ * yet (a bounded number).
  */
 import { lookup } from 'node:dns/promises';
-import { isIPv4, type Socket } from 'node:net';
+import { connect, isIPv4, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
@@ -11,9 +12,13 @@ import type { FtpConfig } from '../../config.js';
 import { GatewayError, checkDataProtection, fromErrno, type Logger, type Session, type SessionManager } from '../../core/index.js';
 import { normalizeAddress, PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
 import { FtpReply } from './reply.js';
-import type { FtpTls } from './tls.js';
+import { acceptTls, type FtpTls } from './tls.js';
 
 const DATA_CONNECT_TIMEOUT_MS = 20_000;
+/** An active-mode connect to the client must succeed within this. */
+const ACTIVE_CONNECT_TIMEOUT_MS = 10_000;
+/** Active mode never connects to a privileged port (FTP bounce: a client aiming us at port 22 or 25). */
+const MIN_ACTIVE_PORT = 1024;
 /** How long an offer (and a TLS handshake on it) waits for the client. */
 const PASSIVE_OFFER_LIFETIME_MS = 60_000;
 /** After a transfer the client closes the data connection; we force it only after this. */
@@ -43,15 +48,37 @@ export interface TransferContext {
 }
 
 export class DataChannel {
+  /** EPSV ALL (RFC 2428): from then on only EPSV sets up data connections. */
+  epsvAll = false;
   private offer: PassiveListener | undefined;
+  private activeTarget: { host: string; port: number } | undefined;
+  /** Set while a transfer waits for or moves data; ABOR fires it. */
+  private running: AbortController | undefined;
   private current: Socket | undefined;
   private readonly lingering = new Set<Socket>();
 
   constructor(private readonly options: DataChannelOptions) {}
 
-  /** Whether a transfer is moving data right now. */
+  /** Whether a transfer is waiting for its data connection or moving data right now. */
   get busy(): boolean {
-    return this.current !== undefined;
+    return this.running !== undefined;
+  }
+
+  assertNotEpsvAll(): void {
+    if (this.epsvAll) throw new FtpReply(503, 'EPSV ALL is in effect: use EPSV.');
+  }
+
+  /**
+   * PORT/EPRT: the next data connection is ours to open, to the control connection's own address
+   * and an unprivileged port only (else anyone could aim us at a third host or a service port).
+   */
+  setActive(host: string, port: number): void {
+    this.assertNotEpsvAll();
+    if (normalizeAddress(host.toLowerCase()) !== this.options.peer.toLowerCase() || port < MIN_ACTIVE_PORT) {
+      throw new FtpReply(504, 'Active mode connects only to your own address and a port of 1024 or above.');
+    }
+    this.withdraw();
+    this.activeTarget = { host, port };
   }
 
   /** Bytes the running transfer has moved; -1 without one. */
@@ -79,6 +106,7 @@ export class DataChannel {
   withdraw(): void {
     this.offer?.close();
     this.offer = undefined;
+    this.activeTarget = undefined;
   }
 
   /**
@@ -88,9 +116,12 @@ export class DataChannel {
    */
   async transfer(context: TransferContext, resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void> {
     let data: Socket | undefined;
+    const running = new AbortController();
+    this.running = running;
     try {
-      data = await this.open(context, opening);
+      data = await this.open(context, opening, running.signal);
       this.current = data;
+      if (running.signal.aborted) throw running.signal.reason;
       await move(data);
     } catch (err) {
       data?.destroy();
@@ -99,12 +130,14 @@ export class DataChannel {
       throw err instanceof FtpReply ? err : fromErrno(err);
     } finally {
       this.current = undefined;
+      this.running = undefined;
     }
     this.linger(data);
   }
 
-  /** Ends the running transfer (ABOR, logout, control connection closing). */
+  /** Ends the running transfer, also one still waiting for its data connection (ABOR, logout, close). */
   abort(reason: Error): void {
+    this.running?.abort(reason);
     this.current?.destroy(reason);
   }
 
@@ -117,30 +150,19 @@ export class DataChannel {
 
   /**
    * The data connection of a transfer. 150 is sent without waiting for the TLS handshake of a
-   * protected connection: lftp starts TLS only once it reads 150 (ftp-srv waited for the
-   * handshake first, so lftp could never transfer).
+   * protected connection: lftp starts TLS only once it reads 150.
    */
-  private async open({ session, protect }: TransferContext, opening: string): Promise<Socket> {
+  private async open({ session, protect }: TransferContext, opening: string, signal: AbortSignal): Promise<Socket> {
     checkDataProtection(session, protect);
-    const offer = this.offer;
-    this.offer = undefined;
-    if (!offer) throw new FtpReply(425, 'Use PASV or EPSV first.');
-    if (offer.secure !== protect) {
-      offer.close();
-      throw new FtpReply(425, 'PROT changed after PASV: send PASV or EPSV again.');
-    }
-    let connection: DataConnection;
-    try {
-      connection = await offer.connection(DATA_CONNECT_TIMEOUT_MS);
-    } finally {
-      offer.close();
-    }
+    const connection = this.activeTarget ? await this.connectActive(protect, signal) : await this.acceptPassive(protect, signal);
+    signal.addEventListener('abort', () => connection.socket.destroy(), { once: true });
     this.options.reply(150, opening);
     if (!connection.secured) return connection.socket;
     let secure: TLSSocket;
     try {
-      secure = await connection.secured;
+      secure = await untilAborted(connection.secured, signal);
     } catch (err) {
+      if (signal.aborted) throw err;
       this.options.logger.info({ err }, 'data connection TLS handshake failed');
       throw new FtpReply(425, 'TLS negotiation on the data connection failed.');
     }
@@ -154,10 +176,75 @@ export class DataChannel {
     return secure;
   }
 
-  /** The client closes a finished data connection first (destroying it now could reset it under unread data). */
+  private async acceptPassive(protect: boolean, signal: AbortSignal): Promise<DataConnection> {
+    const offer = this.offer;
+    this.offer = undefined;
+    if (!offer) throw new FtpReply(425, this.epsvAll ? 'Use EPSV first.' : 'Use PASV, EPSV, PORT or EPRT first.');
+    if (offer.secure !== protect) {
+      offer.close();
+      throw new FtpReply(425, 'PROT changed after PASV: send PASV or EPSV again.');
+    }
+    const withdraw = (): void => offer.close();
+    signal.addEventListener('abort', withdraw, { once: true });
+    try {
+      return await untilAborted(offer.connection(DATA_CONNECT_TIMEOUT_MS), signal);
+    } finally {
+      signal.removeEventListener('abort', withdraw);
+      offer.close();
+    }
+  }
+
+  /** Active mode: we connect to the client (bounded in time); TLS still has us as the server. */
+  private async connectActive(protect: boolean, signal: AbortSignal): Promise<DataConnection> {
+    const { host, port } = this.activeTarget!;
+    this.activeTarget = undefined;
+    const socket = connect({ host, port, timeout: ACTIVE_CONNECT_TIMEOUT_MS, signal });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+        socket.once('close', () => reject(new Error('active data connection closed')));
+        socket.once('timeout', () => reject(new Error('active connect timed out')));
+      });
+    } catch (err) {
+      socket.destroy();
+      if (signal.aborted) throw signal.reason;
+      this.options.logger.info({ err }, 'active data connection failed');
+      throw new FtpReply(425, 'Could not open the data connection.');
+    }
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    const secured = protect ? acceptTls(socket, this.options.tls.data, this.options.config.tlsHandshakeTimeoutSeconds * 1000) : undefined;
+    secured?.catch(() => {}); // reported when the transfer awaits it
+    return { socket, secured };
+  }
+
+  /**
+   * The client closes a finished data connection first (destroying it now could reset it under
+   * unread data); at most `maxLingeringDataConnections` wait, the oldest goes first.
+   */
   private linger(socket: Socket): void {
+    for (const old of this.lingering) {
+      if (this.lingering.size < this.options.config.maxLingeringDataConnections) break;
+      old.destroy();
+      this.lingering.delete(old);
+    }
     this.lingering.add(socket);
     socket.once('close', () => this.lingering.delete(socket));
     setTimeout(() => socket.destroy(), DATA_LINGER_MS).unref();
   }
+}
+
+/** `promise`, or a rejection with the signal's reason once it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
+      (err) => (signal.removeEventListener('abort', onAbort), reject(err)),
+    );
+  });
 }

@@ -1,17 +1,17 @@
 /**
- * The FTP/FTPS adapter: ftp-srv listeners (plain with AUTH TLS, and implicit FTPS when
- * `implicitTlsPort` is set) whose connections we drive with our own command handlers, logging in
- * through the core and reaching storage only through the session's GuardedFs.
+ * The FTP/FTPS adapter: our own listeners (plain with AUTH TLS, and implicit FTPS when
+ * `implicitTlsPort` is set), one accept path for both, and a control connection per socket that
+ * logs in through the core and reaches storage only through the session's GuardedFs.
  */
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { FtpConfig } from '../../config.js';
+import { Admission, type Logger } from '../../core/index.js';
 import { loadOrCreateTlsMaterial } from '../../crypto/tls-cert.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { SocketWire } from './control-socket.js';
 import { FtpControl, type FtpServices } from './control.js';
-import { createFtpSrv, ftpSrvLog, type FtpSrvInstance } from './ftp-srv.js';
-import { ConnectionLimits } from './limits.js';
-import { PassivePorts } from './passive.js';
-import { createFtpTls } from './tls.js';
+import { normalizeAddress, PassivePorts } from './passive.js';
+import { acceptTls, createFtpTls } from './tls.js';
 
 export async function startFtpServer(context: AdapterContext, config: FtpConfig): Promise<RunningServer> {
   const material = await loadOrCreateTlsMaterial(config.tls, context.config.certsDir);
@@ -23,32 +23,34 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
     ports: new PassivePorts(config.host, config.passivePorts),
     logger,
   };
-  const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerSource);
-  const listeners: FtpSrvInstance[] = [];
-  const close = async (): Promise<void> => {
-    await Promise.allSettled(listeners.splice(0).map((listener) => listener.close()));
+  const admission = new Admission(
+    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: config.loginTimeoutSeconds * 1000 },
+    { logger },
+  );
+  const sockets = new Set<Socket>();
+  const accept = (socket: Socket, implicitTls: boolean): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    void acceptConnection(services, admission, socket, implicitTls, logger);
   };
 
+  const servers: Server[] = [];
   const listen = async (port: number, implicitTls: boolean): Promise<AddressInfo> => {
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const listener = createFtpSrv({
-      url: `${implicitTls ? 'ftps' : 'ftp'}://${host}:${port}`,
-      log: ftpSrvLog(logger),
-      ...(implicitTls ? { tls: services.tls.serverOptions } : {}),
+    const server = createServer({ noDelay: true }, (socket) => accept(socket, implicitTls));
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host: config.host }, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
     });
-    listener.on('connect', ({ connection }) => {
-      const socket = connection.commandSocket;
-      if (limits.admit(socket)) {
-        new FtpControl(services, connection, implicitTls);
-        return;
-      }
-      logger.warn({ event: 'ftp-connection-refused', remote: socket.remoteAddress }, 'connection limit reached');
-      socket.removeAllListeners('data'); // ftp-srv's own command reader must never run
-      socket.end('421 Too many connections; try again later.\r\n', () => socket.destroy());
-    });
-    listeners.push(listener);
-    await listener.listen();
-    return listener.server.address() as AddressInfo;
+    return server.address() as AddressInfo;
+  };
+  const close = async (): Promise<void> => {
+    const closing = servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(closing);
   };
 
   try {
@@ -59,4 +61,44 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
     await close();
     throw err;
   }
+}
+
+/**
+ * The one accept path of both listeners: admission (connection caps and the login deadline count
+ * from here, before any TLS handshake), the implicit FTPS handshake (bounded in time), then the
+ * control connection.
+ */
+async function acceptConnection(services: FtpServices, admission: Admission, socket: Socket, implicitTls: boolean, logger: Logger): Promise<void> {
+  socket.on('error', (err) => logger.debug({ err }, 'control connection error'));
+  const remote = normalizeAddress(socket.remoteAddress);
+  let control: FtpControl | undefined;
+  const admitted = admission.admit(remote, () => (control ? control.loginTimedOut() : socket.destroy()));
+  if (!admitted.ok) {
+    logger.warn({ event: 'ftp-connection-refused', remote, reason: admitted.reason }, 'connection limit reached');
+    if (implicitTls) socket.destroy(); // no TLS yet to say it in
+    else socket.end('421 Too many connections; try again later.\r\n', () => socket.destroy());
+    return;
+  }
+  const { ticket } = admitted;
+  socket.once('close', () => ticket.release());
+  const { config, tls } = services;
+  const handshakeMs = config.tlsHandshakeTimeoutSeconds * 1000;
+  let transport: Socket = socket;
+  let tlsVersion: string | null = null;
+  if (implicitTls) {
+    try {
+      const secure = await acceptTls(socket, tls.control, handshakeMs);
+      transport = secure;
+      tlsVersion = secure.getProtocol();
+      secure.on('error', (err) => logger.debug({ err }, 'control connection TLS error'));
+    } catch (err) {
+      logger.debug({ err, remote }, 'implicit FTPS handshake failed');
+      socket.destroy();
+      return;
+    }
+  }
+  const wire = new SocketWire(transport, { tlsVersion, tlsContext: tls.control, tlsHandshakeTimeoutMs: handshakeMs });
+  control = new FtpControl(services, wire, () => ticket.authenticated());
+  wire.attach(control);
+  control.greet();
 }

@@ -7,20 +7,34 @@ import type { Stats } from 'node:fs';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const HALF_YEAR_MS = 182 * 24 * 3600_000;
 
+const RWX = ['---', '--x', '-w-', '-wx', 'r--', 'r-x', 'rw-', 'rwx'];
+/** Date columns by minute (and whether recent): entries of one directory mostly share a few. */
+const dateColumns = new Map<number, string>();
+const DATE_CACHE_LIMIT = 4096;
+
 /** One `ls -l` line. Owner and group are not the server's uids (they would leak nothing useful). */
 export function lsLine(name: string, stats: Stats, now = Date.now()): string {
   const type = stats.isDirectory() ? 'd' : stats.isSymbolicLink() ? 'l' : '-';
-  const mode = stats.mode & 0o777;
-  const rwx = [6, 3, 0].map((shift) => {
-    const bits = (mode >> shift) & 7;
-    return `${bits & 4 ? 'r' : '-'}${bits & 2 ? 'w' : '-'}${bits & 1 ? 'x' : '-'}`;
-  });
-  const m = stats.mtime;
-  const recent = Math.abs(now - m.getTime()) < HALF_YEAR_MS;
-  const pad2 = (n: number): string => String(n).padStart(2, '0');
-  const when = recent ? `${pad2(m.getUTCHours())}:${pad2(m.getUTCMinutes())}` : ` ${m.getUTCFullYear()}`;
-  const date = `${MONTHS[m.getUTCMonth()]} ${String(m.getUTCDate()).padStart(2)} ${when}`;
-  return `${type}${rwx.join('')} 1 ftp ftp ${String(stats.size).padStart(12)} ${date} ${name}`;
+  const mode = stats.mode;
+  const perms = RWX[(mode >> 6) & 7]! + RWX[(mode >> 3) & 7]! + RWX[mode & 7]!;
+  return `${type}${perms} 1 ftp ftp ${String(stats.size).padStart(12)} ${dateColumn(stats.mtimeMs, now)} ${name}`;
+}
+
+/** `Mon DD HH:MM` within half a year of now, else `Mon DD  YYYY` (UTC), as ls prints it. */
+function dateColumn(mtimeMs: number, now: number): string {
+  const recent = Math.abs(now - mtimeMs) < HALF_YEAR_MS;
+  const minute = Math.floor(mtimeMs / 60_000);
+  const key = recent ? minute : -minute - 1;
+  let column = dateColumns.get(key);
+  if (column === undefined) {
+    const m = new Date(minute * 60_000);
+    const pad2 = (n: number): string => String(n).padStart(2, '0');
+    const when = recent ? `${pad2(m.getUTCHours())}:${pad2(m.getUTCMinutes())}` : ` ${m.getUTCFullYear()}`;
+    column = `${MONTHS[m.getUTCMonth()]} ${String(m.getUTCDate()).padStart(2)} ${when}`;
+    if (dateColumns.size >= DATE_CACHE_LIMIT) dateColumns.clear();
+    dateColumns.set(key, column);
+  }
+  return column;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * The HTTP adapter: a Files.com-compatible session API on Node's `http` module. Only
- * `/api/rest/v1/sessions` exists (POST logs in, DELETE logs out); everything else gets a Files.com-style
- * JSON error. Resources are bounded: body size and time, header size and time, keep-alive lifetime,
+ * The HTTP adapter: a Files.com-compatible session API on Node's `http` module.
+ * `/api/rest/v1/sessions` (POST logs in, DELETE logs out) and, with an admin token, the admin API
+ * (`admin-api.ts`); everything else gets a Files.com-style JSON error. Resources are bounded: body size and time, header size and time, keep-alive lifetime,
  * connection count.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,8 +17,8 @@ import { discardBody } from './body.js';
 import { errorBody, sendError, type ErrorReply } from './replies.js';
 import { RequestError, type RequestErrorKind } from './request-errors.js';
 import { createSession, deleteSession, type ApiCall } from './sessions-api.js';
-
-type Handler = (context: AdapterContext, call: ApiCall) => Promise<void>;
+import { adminRoute, loggablePath, type Handler } from './admin-api.js';
+import type { AdminToken } from './admin-auth.js';
 
 /** path -> method -> handler (Maps: a request path or method never reaches Object.prototype). */
 const ROUTES = new Map<string, Map<string, Handler>>([
@@ -32,7 +32,12 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_LOGGED_PATH = 256;
 const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 
-export async function startHttpServer(context: AdapterContext, config: HttpConfig): Promise<RunningServer> {
+export interface HttpServerOptions {
+  /** The admin API's token; without one the admin paths do not exist. */
+  adminToken?: AdminToken;
+}
+
+export async function startHttpServer(context: AdapterContext, config: HttpConfig, options: HttpServerOptions = {}): Promise<RunningServer> {
   const logger = context.logger.child({ component: 'http' });
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const limits = { maxBytes: config.maxBodyBytes, timeoutMs: requestTimeoutMs };
@@ -46,7 +51,7 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
       // client hold a socket for that much longer).
       connectionsCheckingInterval: 1_000,
     },
-    (req, res) => void handle(context, logger, limits, tickets.get(req.socket), req, res),
+    (req, res) => void handle(context, logger, limits, options.adminToken, tickets.get(req.socket), req, res),
   );
   server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
   /** Each admitted socket's ticket: its client address, and its deadline for a first request. */
@@ -94,8 +99,11 @@ async function handle(
   context: AdapterContext,
   logger: Logger,
   limits: ApiCall['limits'],
+  adminToken: AdminToken | undefined,
   ticket: AdmissionTicket | undefined,
-  req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const started = performance.now();
   const requestId = randomUUID();
   const path = pathOf(req.url);
@@ -115,7 +123,7 @@ async function handle(
         event: 'http_request',
         request: requestId,
         method: req.method,
-        path: path.slice(0, MAX_LOGGED_PATH),
+        path: loggablePath(path).slice(0, MAX_LOGGED_PATH),
         status: res.statusCode,
         completed: res.writableFinished,
         ms: Math.round(performance.now() - started),
@@ -125,7 +133,7 @@ async function handle(
     ),
   );
   try {
-    const route = ROUTES.get(path);
+    const route = ROUTES.get(path) ?? adminRoute(path, adminToken);
     if (!route) throw new RequestError('not_found', 'No such API endpoint.');
     const handler = route.get(req.method ?? '');
     if (!handler) {

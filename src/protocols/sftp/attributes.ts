@@ -1,22 +1,16 @@
 /** SFTP v3 wire shapes <-> core shapes: open flags, ATTRS, `ls -l` style long names. */
 import type { Stats } from 'node:fs';
-import ssh2 from 'ssh2';
-import type { Attributes } from 'ssh2';
 import type { AttributeChange, OpenMode } from '../../core/index.js';
-
-const { OPEN_MODE } = ssh2.utils.sftp;
-
-/** ATTRS as ssh2 parses them: only the fields the client sent are present. */
-export type WireAttributes = Partial<Attributes>;
+import { OPEN_FLAG, type WireAttributes } from './codec.js';
 
 export function toOpenMode(pflags: number): OpenMode {
   return {
-    read: (pflags & OPEN_MODE.READ) !== 0,
-    write: (pflags & OPEN_MODE.WRITE) !== 0,
-    append: (pflags & OPEN_MODE.APPEND) !== 0,
-    create: (pflags & OPEN_MODE.CREAT) !== 0,
-    truncate: (pflags & OPEN_MODE.TRUNC) !== 0,
-    exclusive: (pflags & OPEN_MODE.EXCL) !== 0,
+    read: (pflags & OPEN_FLAG.READ) !== 0,
+    write: (pflags & OPEN_FLAG.WRITE) !== 0,
+    append: (pflags & OPEN_FLAG.APPEND) !== 0,
+    create: (pflags & OPEN_FLAG.CREAT) !== 0,
+    truncate: (pflags & OPEN_FLAG.TRUNC) !== 0,
+    exclusive: (pflags & OPEN_FLAG.EXCL) !== 0,
   };
 }
 
@@ -34,7 +28,7 @@ export function toAttributeChange(attrs: WireAttributes): AttributeChange {
   return change;
 }
 
-export function toWireAttributes(stats: Stats): Attributes {
+export function toWireAttributes(stats: Stats): WireAttributes {
   return {
     mode: stats.mode,
     uid: stats.uid,

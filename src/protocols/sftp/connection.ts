@@ -4,19 +4,33 @@
  * only the `sftp` subsystem.
  */
 import type { Socket } from 'node:net';
-import type { Connection, NegotiatedAlgorithms, ServerChannel, Session as SshSession, SFTPWrapper } from 'ssh2';
+import type { Connection, NegotiatedAlgorithms, ServerChannel, Session as SshSession } from 'ssh2';
 import { translate, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { sendAuthBanner } from './auth-banner.js';
 import { SshAuthenticator } from './auth.js';
-import { SftpChannel } from './sftp-channel.js';
+import type { ConnectionResources } from './handles.js';
+import { serveSftpChannel } from './sftp-channel.js';
 
 /** After a DISCONNECT the peer should close; a socket still open this much later is destroyed. */
 const CLOSE_GRACE_MS = 500;
 /** Session channels per connection (each may hold an SFTP channel with its open handles). */
 const MAX_CHANNELS = 8;
-/** Time to log in (OpenSSH's LoginGraceTime): unauthenticated connections do not hold slots for long. */
-const LOGIN_GRACE_MS = 120_000;
+/** File handles per connection that get read-ahead buffers (see ReadAhead). */
+const READ_AHEAD_HANDLES = 4;
+/** Directory handles keep names for later pages within this fraction of the connection's buffer budget. */
+const DIRECTORY_WINDOW_SHARE = 4;
+
+export interface SshConnectionOptions {
+  /** The client's address (normalized; the one a PROXY header gave, if any). */
+  remoteAddress: string;
+  /** What the connection's SFTP channels may hold together. */
+  resources: Omit<ConnectionResources, 'readAhead' | 'windows'>;
+  /** The client's SSH software, e.g. "OpenSSH_9.2p1". */
+  clientSoftware: string;
+  /** The user has logged in: the login deadline no longer applies. */
+  authenticated(): void;
+}
 
 export class SshConnection {
   private algorithms: SshAlgorithms | undefined;
@@ -28,19 +42,25 @@ export class SshConnection {
   private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
-  private readonly loginTimer: NodeJS.Timeout;
+  private readonly resources: ConnectionResources;
 
   constructor(
     private readonly client: Connection,
     private readonly socket: Socket,
     private readonly context: AdapterContext,
     logger: Logger,
+    private readonly options: SshConnectionOptions,
   ) {
     this.logger = logger;
+    this.resources = {
+      ...options.resources,
+      readAhead: { used: 0, max: READ_AHEAD_HANDLES },
+      windows: { used: 0, max: options.resources.budget.limit / DIRECTORY_WINDOW_SHARE },
+    };
     // Without it Nagle delays the small STATUS replies and uploads crawl (libraries.md).
     // (ssh2 has the method; @types/ssh2 lacks it.)
     (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
-    const remoteAddress = socket.remoteAddress ?? '';
+    const remoteAddress = options.remoteAddress;
     const auth = new SshAuthenticator({
       sessions: context.sessions,
       remoteAddress,
@@ -62,10 +82,6 @@ export class SshConnection {
       this.logger.info({ event: 'connection-error', level: err.level, error: err.message }, 'SSH connection error');
     });
     client.on('close', () => this.onClose());
-    this.loginTimer = setTimeout(() => {
-      this.logger.info({ event: 'login-timeout', seconds: LOGIN_GRACE_MS / 1000 }, 'no login in time');
-      this.end();
-    }, LOGIN_GRACE_MS).unref();
   }
 
   /** Ends the connection: a DISCONNECT, then the socket is destroyed if the peer lingers. */
@@ -105,8 +121,8 @@ export class SshConnection {
       this.context.sessions.delete(session.id);
       return false;
     }
-    clearTimeout(this.loginTimer);
     this.session = session;
+    this.options.authenticated();
     this.logger = this.logger.child({ session: session.ref, username: session.username });
     this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason) });
     return true;
@@ -114,8 +130,17 @@ export class SshConnection {
 
   private onSession(channel: SshSession): void {
     // Accepted at once: the client's first SFTP packet follows its subsystem request unasked.
-    channel.on('sftp', (accept) => {
-      new SftpChannel(accept() as SFTPWrapper, this.fs!, this.logger);
+    // The plain channel (no 'sftp' listener, so ssh2 builds no SFTP wrapper): our engine speaks SFTP.
+    channel.on('subsystem', (accept, reject, info) => {
+      if (info.name !== 'sftp') return reject();
+      serveSftpChannel(accept(), {
+        fs: this.fs!,
+        socket: this.socket,
+        resources: this.resources,
+        logger: this.logger,
+        // OpenSSH's client sends SYMLINK's arguments in the reverse of the draft's order.
+        symlinkTargetFirst: /^OpenSSH/.test(this.options.clientSoftware),
+      });
     });
     const refuse = (accept: () => ServerChannel): void => {
       const stream = accept();
@@ -129,8 +154,8 @@ export class SshConnection {
 
   private onClose(): void {
     this.closed = true;
-    clearTimeout(this.loginTimer);
     this.detach?.();
+    this.resources.budget.dispose();
     this.logger.info({ event: 'connection-close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
   }
 }

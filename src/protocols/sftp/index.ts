@@ -1,6 +1,7 @@
 /**
- * The SFTP listener: ssh2 for the protocol, our own TCP server in front of it for connection limits
- * (total and per source address) and the idle timeout. Host keys come from the config or are
+ * The SFTP listener: ssh2 for the SSH transport and authentication, our own TCP server in front of
+ * it for connection limits (total and per source address), the login deadline (counted from accept,
+ * whatever the client sends) and the idle timeout; our own engine speaks SFTP. Host keys come from the config or are
  * generated into certsDir once; the legacy algorithms are offered (last) only when
  * `insecure.sshCiphers` is on, and the core decides per user whether a login may use them.
  */
@@ -8,15 +9,18 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Algorithms } from 'ssh2';
 import type { SftpConfig } from '../../config.js';
-import { INSECURE_SSH_OFFER, type Logger } from '../../core/index.js';
+import { Admission, INSECURE_SSH_OFFER, type AdmissionTicket, type Logger } from '../../core/index.js';
 import { loadOrCreateHostKeys } from '../../crypto/host-keys.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { checkAuthBannerSupport } from './auth-banner.js';
+import { ByteBudget } from './budget.js';
 import { SshConnection } from './connection.js';
 
 /** How long close() waits for connections to end before destroying their sockets. */
 const CLOSE_WAIT_MS = 2000;
 
 export async function startSftpServer(context: AdapterContext, config: SftpConfig): Promise<RunningServer> {
+  checkAuthBannerSupport();
   const hostKeys = await loadOrCreateHostKeys(config.hostKeys, context.config.certsDir);
   const logger = context.logger.child({ component: 'sftp' });
   const ssh = new ssh2.Server({
@@ -27,49 +31,68 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   });
 
   const sockets = new Set<Socket>();
-  const perSource = new Map<string, number>();
   /** Accepted sockets whose SSH client ssh2 has not announced yet, by "address|port". */
-  const awaitingClient = new Map<string, Socket>();
+  const awaitingClient = new Map<string, { socket: Socket; ticket: AdmissionTicket }>();
   const connections = new Map<Socket, SshConnection>();
   const key = (address: string | undefined, port: number | undefined): string => `${address}|${port}`;
+  const admission = new Admission(
+    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: config.loginTimeoutSeconds * 1000 },
+    { logger },
+  );
+  const buffered = new ByteBudget(config.maxBufferedBytesTotal);
 
-  const listener = net.createServer((socket) => {
-    const source = socket.remoteAddress ?? '';
-    const fromSource = perSource.get(source) ?? 0;
-    if (sockets.size >= config.maxConnections || fromSource >= config.maxConnectionsPerSource) {
-      logger.warn({ event: 'connection-refused', remote: source, reason: 'too many connections', total: sockets.size, from_source: fromSource }, 'SFTP connection refused');
+  /**
+   * The one place a connection is accepted: the connection caps and the login deadline start here
+   * (the deadline holds whatever the client sends, handshake included), then ssh2 takes the socket.
+   */
+  const accept = (socket: Socket): void => {
+    const remote = socket.remoteAddress ?? '';
+    const admitted = admission.admit(remote, () => {
+      logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
+      socket.destroy();
+    });
+    if (!admitted.ok) {
+      logger.warn({ event: 'connection-refused', remote, reason: admitted.reason, total: admission.size, from_source: admission.sizeFor(remote) }, 'SFTP connection refused');
       socket.destroy();
       return;
     }
+    const { ticket } = admitted;
     sockets.add(socket);
-    perSource.set(source, fromSource + 1);
     const id = key(socket.remoteAddress, socket.remotePort);
-    awaitingClient.set(id, socket);
+    awaitingClient.set(id, { socket, ticket });
     socket.setTimeout(config.idleTimeoutSeconds * 1000, () => {
-      logger.info({ event: 'idle-timeout', remote: source, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
+      logger.info({ event: 'idle-timeout', remote, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
       const connection = connections.get(socket);
       if (connection) connection.end();
       else socket.destroy();
     });
     socket.once('close', () => {
+      ticket.release();
       sockets.delete(socket);
       awaitingClient.delete(id);
       connections.delete(socket);
-      const left = (perSource.get(source) ?? 1) - 1;
-      if (left > 0) perSource.set(source, left);
-      else perSource.delete(source);
     });
     ssh.injectSocket(socket);
-  });
+  };
+  const listener = net.createServer(accept);
 
   ssh.on('connection', (client, info) => {
     const id = key(info.ip, info.port);
-    const socket = awaitingClient.get(id);
-    if (!socket) return void client.end();
+    const accepted = awaitingClient.get(id);
+    if (!accepted) return void client.end();
     awaitingClient.delete(id);
-    const connectionLogger = logger.child({ remote: info.ip, port: info.port });
+    const { socket, ticket } = accepted;
+    const connectionLogger = logger.child({ remote: ticket.source, port: info.port });
     connectionLogger.info({ event: 'connection-open', client: info.header.versions.software }, 'SFTP connection opened');
-    connections.set(socket, new SshConnection(client, socket, context, connectionLogger));
+    connections.set(
+      socket,
+      new SshConnection(client, socket, context, connectionLogger, {
+        remoteAddress: ticket.source,
+        resources: { handles: { used: 0, max: config.maxHandles }, budget: buffered.child(config.maxBufferedBytes) },
+        clientSoftware: info.header.versions.software,
+        authenticated: () => ticket.authenticated(),
+      }),
+    );
   });
 
   await listen(listener, config.port, config.host);

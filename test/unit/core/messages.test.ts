@@ -34,6 +34,7 @@ const KEYS = Object.keys({
   unavailable: true,
   internal: true,
   sftp_only: true,
+  limit_reached: true,
 } satisfies Record<MessageKey, true>) as MessageKey[];
 
 const placeholders = (text: string): string[] => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();

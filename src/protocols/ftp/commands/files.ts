@@ -3,12 +3,12 @@
  * DELE, RNFR/RNTO, SIZE, MDTM, MFMT and SITE CHMOD/UTIME. Every one is a GuardedFs call.
  */
 import { GatewayError } from '../../../core/index.js';
-import type { FtpControl } from '../control.js';
+import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { ftpTime, parseFtpTime } from '../listing.js';
 import { FtpReply, quotePath } from '../reply.js';
-import type { CommandTable, FtpCommand } from './index.js';
 
-async function changeDirectory(control: FtpControl, virtualPath: string): Promise<void> {
+
+async function changeDirectory(control: FtpCommandContext, virtualPath: string): Promise<void> {
   if (!(await control.files.stat(virtualPath)).isDirectory()) {
     throw new GatewayError('NOT_A_DIRECTORY', 'CWD to a file', { text: 'not_a_directory' });
   }
@@ -39,7 +39,7 @@ const rmd: FtpCommand = {
  * MFMT / SITE UTIME: read_only refuses them outright (DESIGN: 550 like every write verb); without
  * use_provided_modified_at the core keeps its own time and we report the time really stored.
  */
-async function setModified(control: FtpControl, virtualPath: string, mtime: Date, atime?: Date): Promise<Date> {
+async function setModified(control: FtpCommandContext, virtualPath: string, mtime: Date, atime?: Date): Promise<Date> {
   control.files.assertWritable();
   return (await control.files.setAttributes(virtualPath, { mtime, atime })).mtime;
 }
@@ -51,7 +51,7 @@ function timeArg(text: string): Date {
 }
 
 /** SITE UTIME in both common forms: `<time> <path>` (ProFTPD) and `<path> <atime> <mtime> <ctime> UTC`. */
-async function siteUtime(control: FtpControl, rest: string): Promise<void> {
+async function siteUtime(control: FtpCommandContext, rest: string): Promise<void> {
   const fiveArgs = /^(.+) (\d{14}) (\d{14}) \d{14} UTC$/i.exec(rest);
   const twoArgs = /^(\d{12}|\d{14}) (.+)$/.exec(rest);
   let mtime: Date;
@@ -61,7 +61,7 @@ async function siteUtime(control: FtpControl, rest: string): Promise<void> {
   control.reply(200, `UTIME OK; modify=${ftpTime(mtime)}`);
 }
 
-async function siteChmod(control: FtpControl, rest: string): Promise<void> {
+async function siteChmod(control: FtpCommandContext, rest: string): Promise<void> {
   const parsed = /^([0-7]{3,4}) (.+)$/.exec(rest);
   if (!parsed) throw new FtpReply(501, 'Usage: SITE CHMOD mode path.');
   control.files.assertWritable();

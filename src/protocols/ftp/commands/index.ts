@@ -1,37 +1,30 @@
-/** Every FTP command we answer, by verb. The stock ftp-srv handlers we keep are wrapped here too. */
-import type { FtpControl } from '../control.js';
-import { STOCK_COMMANDS, stockCommand } from '../ftp-srv.js';
+/** Every FTP command we answer, by verb. */
+import type { CommandTable } from './context.js';
 import { fileCommands } from './files.js';
 import { infoCommands } from './info.js';
+import { listingCommands } from './listings.js';
 import { loginCommands } from './login.js';
 import { transferCommands } from './transfer.js';
 
-export interface FtpCommand {
-  run(control: FtpControl, arg: string): Promise<void> | void;
-  /** Allowed before login (USER, PASS, AUTH, FEAT, ...). */
-  beforeLogin?: boolean;
-}
-
-export type CommandTable = Readonly<Record<string, FtpCommand>>;
-
-const stockCommands: CommandTable = Object.fromEntries(
-  STOCK_COMMANDS.map((verb) => [
-    verb,
-    {
-      beforeLogin: verb === 'NOOP' || verb === 'SYST',
-      run: async (control: FtpControl, arg: string) => {
-        const { connection } = control;
-        const command = { directive: verb, arg: arg === '' ? null : arg, flags: [], raw: `${verb} ${arg}` };
-        await stockCommand(verb).handler.call(connection, { log: connection.log, command });
-      },
-    },
-  ]),
-);
-
-export const COMMANDS: CommandTable = {
-  ...stockCommands,
+const answered: CommandTable = {
   ...loginCommands,
   ...fileCommands,
   ...transferCommands,
+  ...listingCommands,
   ...infoCommands,
 };
+
+export const COMMANDS: CommandTable = {
+  ...answered,
+  HELP: {
+    beforeLogin: true,
+    run(control) {
+      const verbs = Object.keys(COMMANDS).sort();
+      const rows: string[] = [];
+      for (let i = 0; i < verbs.length; i += 8) rows.push(` ${verbs.slice(i, i + 8).join(' ')}`);
+      control.reply(214, 'The following commands are recognized:', ...rows, 'Help OK.');
+    },
+  },
+};
+
+export type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';

@@ -1,9 +1,9 @@
-/** Informational commands: FEAT, HELP, OPTS, STAT, MLST, and QUIT. */
+/** Informational and connection-level commands: FEAT, OPTS, STAT, MLST, NOOP, SYST, ALLO, and QUIT. */
 import { LANGUAGES } from '../../../core/index.js';
 import { mlsxFacts } from '../listing.js';
 import { FtpReply } from '../reply.js';
-import { COMMANDS, type CommandTable } from './index.js';
-import { listingLines } from './transfer.js';
+import type { CommandTable } from './context.js';
+import { listingLines } from './listings.js';
 
 const MLST_FACTS = 'type*;size*;modify*;perm*;';
 
@@ -13,18 +13,9 @@ export const infoCommands: CommandTable = {
     run(control) {
       const current = control.lang ?? 'en';
       const languages = LANGUAGES.map((language) => (language === current ? `${language}*` : language)).join(';');
-      const features = ['AUTH TLS', 'EPSV', `LANG ${languages}`, 'MDTM', 'MFMT', `MLST ${MLST_FACTS}`, 'PASV', 'PBSZ', 'PROT', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
+      const active = control.config.activeMode ? ['EPRT'] : [];
+      const features = ['AUTH TLS', ...active, 'EPSV', `LANG ${languages}`, 'MDTM', 'MFMT', `MLST ${MLST_FACTS}`, 'PASV', 'PBSZ', 'PROT', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
       control.reply(211, 'Features:', ...features.map((feature) => ` ${feature}`), 'End');
-    },
-  },
-
-  HELP: {
-    beforeLogin: true,
-    run(control) {
-      const verbs = Object.keys(COMMANDS).sort();
-      const rows: string[] = [];
-      for (let i = 0; i < verbs.length; i += 8) rows.push(` ${verbs.slice(i, i + 8).join(' ')}`);
-      control.reply(214, 'The following commands are recognized:', ...rows, 'Help OK.');
     },
   },
 
@@ -55,7 +46,7 @@ export const infoCommands: CommandTable = {
           'End of status',
         );
       }
-      const lines = await listingLines(control, control.path(arg), 'ls');
+      const lines = await listingLines(control, control.path(arg));
       control.reply(213, 'Status follows:', ...lines.map((line) => ` ${line}`), 'End of status');
     },
   },
@@ -67,6 +58,11 @@ export const infoCommands: CommandTable = {
       control.reply(250, `Listing ${virtualPath}`, ` ${mlsxFacts(stats, control.mayWrite)} ${virtualPath}`, 'End');
     },
   },
+
+  NOOP: { beforeLogin: true, run: (control) => control.reply(200, 'NOOP ok.') },
+  SYST: { beforeLogin: true, run: (control) => control.reply(215, 'UNIX Type: L8') },
+  /** Obsolete (RFC 959): nothing to allocate. */
+  ALLO: { run: (control) => control.reply(202, 'No storage allocation necessary.') },
 
   QUIT: {
     beforeLogin: true,

@@ -1,14 +1,15 @@
 /** Login and connection security: USER, PASS, AUTH TLS, PBSZ, PROT, and LANG (RFC 2640). */
 import { GatewayError, matchLanguage } from '../../../core/index.js';
 import { FtpReply } from '../reply.js';
-import type { CommandTable } from './index.js';
+import type { CommandTable } from './context.js';
+
 
 export const loginCommands: CommandTable = {
   USER: {
     beforeLogin: true,
     run(control, arg) {
       if (control.session) throw new FtpReply(503, 'Already logged in.');
-      if (control.services.config.requireTls && control.tlsVersion === null) {
+      if (control.config.requireTls && control.tlsVersion === null) {
         // ftp.requireTls: refused before any password can cross in clear.
         throw new GatewayError('TLS_REQUIRED', 'USER before AUTH TLS on a requireTls server', { text: 'tls_required_server' });
       }

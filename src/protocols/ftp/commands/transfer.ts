@@ -1,21 +1,20 @@
 /**
- * Commands that use a data connection: PASV/EPSV, RETR, STOR/APPE/STOU, LIST/NLST/MLSD, and ABOR.
+ * Commands that use a data connection: PASV/EPSV, PORT/EPRT, RETR, STOR/APPE/STOU, ABOR, and the
+ * transfer parameters TYPE, MODE, STRU and REST (the listings are in listings.ts).
  * Each opens its file or listing through the core first, so a refusal (read_only, not found) is
  * answered before any data connection is used.
  */
 import path from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Socket } from 'node:net';
-import type { Stats } from 'node:fs';
-import { GatewayError, type FileInfo } from '../../../core/index.js';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
+import { GatewayError } from '../../../core/index.js';
 import { describeError } from '../../error-map.js';
-import type { FtpControl } from '../control.js';
-import { lsLine, mlsxFacts } from '../listing.js';
+import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { FtpReply } from '../reply.js';
 import { transferAborted } from '../data-channel.js';
 import { UploadBatches } from '../upload-batches.js';
-import type { CommandTable, FtpCommand } from './index.js';
+
 
 const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
 const UPLOAD_BATCH_WAIT_MS = 2;
@@ -25,7 +24,7 @@ const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
 const UPLOAD_COMMIT_GRACE_MS = 100;
 
 /** Streams `source` to the client. */
-function download(control: FtpControl, source: Readable, opening: string): Promise<void> {
+export function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
   return control.transferData(source, opening, async (data) => {
     data.resume(); // read (and drop) anything the client sends, so its close is seen
     await pipeline(source, data);
@@ -39,7 +38,7 @@ function download(control: FtpControl, source: Readable, opening: string): Promi
  * both connections at once with a normal FIN, and its data EOF can be seen first; then the upload
  * is abandoned, and the pipeline's error destroys it with its temporary file.
  */
-function receive(control: FtpControl, data: Socket, sink: Writable): Promise<void> {
+function receive(control: FtpCommandContext, data: Socket, sink: Writable): Promise<void> {
   const batches = new UploadBatches({
     batchBytes: UPLOAD_BATCH_BYTES,
     maxWaitMs: UPLOAD_BATCH_WAIT_MS,
@@ -52,7 +51,7 @@ function receive(control: FtpControl, data: Socket, sink: Writable): Promise<voi
 type StoreMode = 'replace' | 'append' | 'unique';
 
 /** STOU: the given name if free, else the first free `name.N`. */
-async function uniquePath(control: FtpControl, arg: string): Promise<string> {
+async function uniquePath(control: FtpCommandContext, arg: string): Promise<string> {
   const base = control.files.resolvePath(arg === '' ? 'upload' : arg, control.cwd);
   for (let n = 0; n < 100; n++) {
     const candidate = n === 0 ? base : `${base}.${n}`;
@@ -65,7 +64,7 @@ async function uniquePath(control: FtpControl, arg: string): Promise<string> {
   throw new FtpReply(553, 'Could not find a unique file name.');
 }
 
-async function store(control: FtpControl, arg: string, mode: StoreMode): Promise<void> {
+async function store(control: FtpCommandContext, arg: string, mode: StoreMode): Promise<void> {
   let virtualPath: string;
   let sink: Writable;
   try {
@@ -85,45 +84,46 @@ async function store(control: FtpControl, arg: string, mode: StoreMode): Promise
   await control.transferData(sink, opening, (data) => receive(control, data, sink));
 }
 
-type ListFormat = 'ls' | 'names' | 'mlsd';
-
-/** What a listing shows for an entry: a symlink inside the jail as what it points to, so clients can follow it. */
-async function shownStats(control: FtpControl, virtualPath: string, stats: Stats): Promise<Stats> {
-  if (!stats.isSymbolicLink()) return stats;
-  return control.files.stat(virtualPath).catch(() => stats);
+/** A decimal number up to `max` (address bytes, ports): huge or signed input is refused. */
+function parseCount(text: string, max: number): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= max ? value : undefined;
 }
 
-/** The lines of a listing (the core applies the jail and the max_dir_listing_size cap). */
-export async function listingLines(control: FtpControl, virtualPath: string, format: ListFormat): Promise<string[]> {
-  const files = control.files;
-  const stats = await files.stat(virtualPath);
-  let entries: FileInfo[];
-  if (stats.isDirectory()) entries = await files.list(virtualPath);
-  else if (format === 'mlsd') throw new GatewayError('NOT_A_DIRECTORY', 'MLSD of a file', { text: 'not_a_directory' });
-  else entries = [{ name: path.posix.basename(virtualPath), stats }];
-  const canWrite = control.mayWrite;
-  const now = Date.now();
-  return Promise.all(
-    entries.map(async ({ name, stats: own }) => {
-      if (format === 'names') return name;
-      const shown = await shownStats(control, path.posix.join(virtualPath, name), own);
-      return format === 'ls' ? lsLine(name, shown, now) : `${mlsxFacts(shown, canWrite)} ${name}`;
-    }),
-  );
+/** PORT h1,h2,h3,h4,p1,p2 (RFC 959). */
+function parsePort(arg: string): { host: string; port: number } | undefined {
+  const parts = arg.trim().split(',');
+  if (parts.length !== 6) return undefined;
+  const numbers = parts.map((part) => parseCount(part.trim(), 255));
+  if (numbers.some((n) => n === undefined)) return undefined;
+  const [a, b, c, d, p1, p2] = numbers as number[];
+  return { host: `${a}.${b}.${c}.${d}`, port: p1! * 256 + p2! };
 }
 
-/** LIST/NLST take `ls` options (`LIST -la`) some clients send; they are ignored, as vsftpd does. */
-function withoutListOptions(arg: string): string {
-  return arg.replace(/^(-[a-zA-Z]+\s*)+/, '');
+/** EPRT |1|h|port| or |2|h|port| (RFC 2428); any delimiter in 33..126. */
+function parseEprt(arg: string): { host: string; port: number } | undefined {
+  const text = arg.trim();
+  const delimiter = text[0];
+  if (!delimiter || delimiter.charCodeAt(0) < 33 || delimiter.charCodeAt(0) > 126) return undefined;
+  const fields = text.split(delimiter);
+  if (fields.length !== 5 || fields[0] !== '' || fields[4] !== '') return undefined;
+  const [, family, host, portText] = fields as [string, string, string, string];
+  const port = parseCount(portText, 65535);
+  if (port === undefined) return undefined;
+  if (family === '1' && isIPv4(host)) return { host, port };
+  if (family === '2' && isIPv6(host)) return { host, port };
+  return undefined;
 }
 
-function listing(format: ListFormat): FtpCommand {
+function active(parse: (arg: string) => { host: string; port: number } | undefined, usage: string): FtpCommand {
   return {
-    async run(control, arg) {
-      const target = format === 'mlsd' ? arg : withoutListOptions(arg);
-      const lines = await listingLines(control, control.path(target === '' ? '.' : target), format);
-      const text = lines.map((line) => `${line}\r\n`).join('');
-      await download(control, Readable.from([Buffer.from(text, 'utf8')]), 'Here comes the directory listing.');
+    run(control, arg) {
+      if (!control.config.activeMode) throw new FtpReply(502, 'Active mode is off: use PASV or EPSV.');
+      const target = parse(arg);
+      if (!target) throw new FtpReply(501, usage);
+      control.data.setActive(target.host, target.port);
+      control.reply(200, 'Active data connection set.');
     },
   };
 }
@@ -131,7 +131,8 @@ function listing(format: ListFormat): FtpCommand {
 export const transferCommands: CommandTable = {
   PASV: {
     async run(control) {
-      const address = await control.data.passiveAddress(control.socket.localAddress);
+      control.data.assertNotEpsvAll();
+      const address = await control.data.passiveAddress(control.localAddress);
       const port = await control.data.offerPassive(control.dataProtected);
       control.reply(227, `Entering Passive Mode (${address.replace(/\./g, ',')},${port >> 8},${port & 255}).`);
     },
@@ -140,10 +141,51 @@ export const transferCommands: CommandTable = {
   EPSV: {
     async run(control, arg) {
       const protocol = arg.trim().toUpperCase();
-      if (protocol === 'ALL') return control.reply(200, 'EPSV ALL accepted.');
+      if (protocol === 'ALL') {
+        control.data.epsvAll = true;
+        return control.reply(200, 'EPSV ALL accepted: only EPSV from now on.');
+      }
       if (protocol !== '' && protocol !== '1' && protocol !== '2') throw new FtpReply(522, 'Network protocol not supported, use (1,2).');
       const port = await control.data.offerPassive(control.dataProtected);
       control.reply(229, `Entering Extended Passive Mode (|||${port}|).`);
+    },
+  },
+
+  PORT: active(parsePort, 'Usage: PORT h1,h2,h3,h4,p1,p2.'),
+  EPRT: active(parseEprt, 'Usage: EPRT |1|address|port| or |2|address|port|.'),
+
+  TYPE: {
+    run(control, arg) {
+      const type = arg.trim().toUpperCase();
+      if (/^A( N)?$/.test(type)) control.ascii = true;
+      else if (type === 'I' || /^L ?8$/.test(type)) control.ascii = false;
+      else throw new FtpReply(504, 'Only TYPE A, I and L 8 are supported.');
+      control.reply(200, `Switch to "${control.ascii ? 'ascii' : 'binary'}" transfer mode.`);
+    },
+  },
+
+  MODE: {
+    run(control, arg) {
+      if (arg.trim().toUpperCase() !== 'S') throw new FtpReply(504, 'Only MODE S is supported.');
+      control.reply(200, 'Mode set to S.');
+    },
+  },
+
+  STRU: {
+    run(control, arg) {
+      if (arg.trim().toUpperCase() !== 'F') throw new FtpReply(504, 'Only STRU F is supported.');
+      control.reply(200, 'Structure set to F.');
+    },
+  },
+
+  REST: {
+    run(control, arg) {
+      // Any count is taken; the core refuses one that is not a safe integer at RETR/STOR (550).
+      const digits = /^\d{1,32}$/.exec(arg.trim());
+      if (!digits) throw new FtpReply(501, 'REST needs a byte count of 0 or more.');
+      const offset = Number(digits[0]);
+      control.setRestOffset(offset);
+      control.reply(350, `Restarting next transfer at ${offset}.`);
     },
   },
 
@@ -157,10 +199,6 @@ export const transferCommands: CommandTable = {
   STOR: { run: (control, arg) => store(control, arg, 'replace') },
   APPE: { run: (control, arg) => store(control, arg, 'append') },
   STOU: { run: (control, arg) => store(control, arg, 'unique') },
-
-  LIST: listing('ls'),
-  NLST: listing('names'),
-  MLSD: listing('mlsd'),
 
   ABOR: {
     // With a transfer running, ABOR is taken out of the queue (control.ts); here none is.

@@ -70,7 +70,7 @@ describe('formatReply', () => {
 
 describe('listing formats', () => {
   const stats = (kind: 'file' | 'dir', size: number, mode: number, mtime: Date): Stats =>
-    ({ isDirectory: () => kind === 'dir', isFile: () => kind === 'file', isSymbolicLink: () => false, size, mode, mtime }) as Stats;
+    ({ isDirectory: () => kind === 'dir', isFile: () => kind === 'file', isSymbolicLink: () => false, size, mode, mtime, mtimeMs: mtime.getTime() }) as Stats;
   const when = new Date('2024-03-05T07:08:09Z');
 
   it('ls -l lines: recent times show the clock, old ones the year', () => {

@@ -1,0 +1,149 @@
+/**
+ * A directory listed page by page in bounded memory (SFTP OPENDIR/READDIR). The order is the one
+ * every listing has, sorted by name, and the listing cap counts across pages, yet no handle keeps
+ * the whole directory: each refill scans the directory with `opendir` and keeps only the smallest
+ * names after the last one handed out, in a window bounded in bytes. A directory that fits in one
+ * window is scanned once; a bigger one costs one scan per window. Entries added or removed while a
+ * client pages through appear or not, but nothing is listed twice and the order never goes back.
+ */
+import { opendir } from 'node:fs/promises';
+import { statEntries } from './entry-stats.js';
+import type { FileInfo } from './guarded-fs.js';
+
+/** Memory a name costs in the window, as measured on V8 (string, its header, the array slot), rounded up. */
+export function nameCost(name: string): number {
+  return 3 * name.length + 64;
+}
+
+/** Entries read from the kernel per `opendir` batch. */
+const SCAN_BATCH = 256;
+
+export class DirectoryPages {
+  /** Sorted names not yet handed out, and where it starts. */
+  private window: string[] = [];
+  private next = 0;
+  private windowBytes = 0;
+  /** The last name taken into a window: later scans keep only names after it. */
+  private after: string | undefined;
+  private scannedAll = false;
+  private handedOut = 0;
+
+  constructor(
+    private readonly realPath: string,
+    /** max_dir_listing_size (0 = no cap). */
+    private readonly cap: number,
+    private readonly shown: (name: string) => boolean,
+  ) {}
+
+  /** Bytes the window holds now (the caller counts them against its memory budget). */
+  get heldBytes(): number {
+    return this.windowBytes;
+  }
+
+  /**
+   * Up to `maxEntries` entries (lstat: a symlink is listed as itself); [] once the listing is done.
+   * A refill keeps at most `windowLimit` bytes of names.
+   */
+  async page(maxEntries: number, windowLimit: number): Promise<FileInfo[]> {
+    const names: string[] = [];
+    while (names.length < maxEntries && (this.cap === 0 || this.handedOut < this.cap)) {
+      if (this.next >= this.window.length) {
+        if (this.scannedAll) break;
+        await this.refill(windowLimit);
+        if (this.window.length === 0) break;
+      }
+      const name = this.window[this.next++]!;
+      this.windowBytes -= nameCost(name);
+      this.handedOut++;
+      names.push(name);
+    }
+    if (this.next >= this.window.length) this.dropWindow();
+    return statEntries(this.realPath, names); // an entry that vanished since the scan is left out
+  }
+
+  /** Whether the listing stopped at the cap with names left over (worth a log line). */
+  get truncated(): boolean {
+    return this.cap > 0 && this.handedOut >= this.cap && !(this.scannedAll && this.next >= this.window.length);
+  }
+
+  private dropWindow(): void {
+    this.window = [];
+    this.next = 0;
+    this.windowBytes = 0;
+  }
+
+  private async refill(windowLimit: number): Promise<void> {
+    const heap = new BoundedMaxHeap(windowLimit);
+    const dir = await opendir(this.realPath, { bufferSize: SCAN_BATCH });
+    const after = this.after;
+    for await (const entry of dir) {
+      const name = entry.name;
+      if ((after === undefined || name > after) && this.shown(name)) heap.offer(name);
+    }
+    this.window = heap.sorted();
+    this.next = 0;
+    this.windowBytes = heap.bytes;
+    this.scannedAll = !heap.evicted;
+    if (this.window.length > 0) this.after = this.window[this.window.length - 1];
+  }
+}
+
+/** The smallest names seen, within a byte limit (always at least one name). */
+class BoundedMaxHeap {
+  private readonly items: string[] = [];
+  bytes = 0;
+  /** Whether some name was left out for lack of room. */
+  evicted = false;
+
+  constructor(private readonly limit: number) {}
+
+  offer(name: string): void {
+    const cost = nameCost(name);
+    if (this.items.length > 0 && this.bytes + cost > this.limit) {
+      this.evicted = true;
+      if (name >= this.items[0]!) return;
+      // Bigger names make room; if the rest still leaves none, `name` itself stays out.
+      while (this.items.length > 0 && this.bytes + cost > this.limit && this.items[0]! > name) this.bytes -= nameCost(this.pop());
+      if (this.items.length > 0 && this.bytes + cost > this.limit) return;
+    }
+    this.push(name);
+    this.bytes += cost;
+  }
+
+  sorted(): string[] {
+    return this.items.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  private push(name: string): void {
+    const items = this.items;
+    items.push(name);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! >= items[i]!) break;
+      [items[parent], items[i]] = [items[i]!, items[parent]!];
+      i = parent;
+    }
+  }
+
+  private pop(): string {
+    const items = this.items;
+    const top = items[0]!;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let largest = i;
+        if (left < items.length && items[left]! > items[largest]!) largest = left;
+        if (right < items.length && items[right]! > items[largest]!) largest = right;
+        if (largest === i) break;
+        [items[largest], items[i]] = [items[i]!, items[largest]!];
+        i = largest;
+      }
+    }
+    return top;
+  }
+}
