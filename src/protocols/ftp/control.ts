@@ -225,7 +225,9 @@ export class FtpControl implements FtpCommandContext {
         this.survivalWatchers.delete(settle);
         resolve(alive);
       };
-      const timer = setTimeout(() => settle(!this.closing), ms);
+      // The last look comes after one more I/O poll: if the event loop lagged past the timer, a
+      // close that arrived meanwhile is seen first.
+      const timer = setTimeout(() => setImmediate(() => settle(!this.closing)), ms);
       this.survivalWatchers.add(settle);
     });
   }

@@ -167,6 +167,11 @@ export class DataChannel {
       throw new FtpReply(425, 'TLS negotiation on the data connection failed.');
     }
     secure.on('error', () => {}); // the transfer's own handling reports errors
+    if (this.options.config.requireTlsSessionReuse && !secure.isSessionReused()) {
+      // A new TLS session on the data connection: maybe another process that raced the client to the port.
+      secure.destroy();
+      throw new FtpReply(425, 'The data connection must resume the TLS session of the control connection.');
+    }
     try {
       this.options.sessions.recheckTransport(session, { kind: 'ftp', tlsVersion: secure.getProtocol() });
     } catch (err) {

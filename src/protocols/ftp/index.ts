@@ -19,7 +19,7 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
   const services: FtpServices = {
     context,
     config,
-    tls: createFtpTls(material, context.config.insecure.tlsVersions),
+    tls: createFtpTls(material, context.config.insecure.tlsVersions, config.requireTlsSessionReuse),
     ports: new PassivePorts(config.host, config.passivePorts),
     logger,
   };

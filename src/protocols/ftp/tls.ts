@@ -3,27 +3,33 @@
  * and one for protected data connections. The listener offers every version any user may need;
  * the core refuses the login of a session whose policy forbids the negotiated one.
  */
-import { createSecureContext, TLSSocket, type SecureContext, type TlsOptions } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { TlsMaterial } from '../../crypto/tls-cert.js';
 
 export interface FtpTls {
-  /** Options of the implicit FTPS listener (`tls.createServer`). Holds the private key: never log. */
-  readonly serverOptions: TlsOptions;
   readonly control: SecureContext;
   readonly data: SecureContext;
 }
 
-export function createFtpTls(material: TlsMaterial, offerLegacyVersions: boolean): FtpTls {
-  const serverOptions: TlsOptions = {
+/**
+ * `sessionReuse`: control and data contexts share their session ticket keys, so a data connection
+ * can resume the control connection's TLS session (checked with requireTlsSessionReuse). Data
+ * connections stop at TLS 1.2 (below), and a TLS 1.3 session cannot be resumed over TLS 1.2, so the
+ * control connection stops at TLS 1.2 too then.
+ */
+export function createFtpTls(material: TlsMaterial, offerLegacyVersions: boolean, sessionReuse: boolean): FtpTls {
+  const serverOptions: SecureContextOptions = {
     key: material.key,
     cert: material.cert,
     // TLS 1.0/1.1 on OpenSSL 3 also need the legacy ciphers of security level 0.
     ...(offerLegacyVersions ? { minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' } : {}),
+    ticketKeys: randomBytes(48),
+    sessionIdContext: 'filegate-ftp',
   };
   return {
-    serverOptions,
-    control: createSecureContext(serverOptions),
+    control: createSecureContext(sessionReuse ? { ...serverOptions, maxVersion: 'TLSv1.2' } : serverOptions),
     // Data connections stop at TLS 1.2: lftp (GnuTLS) closes a TLS 1.3 data connection without
     // reading the server's post-handshake session tickets, the kernel answers with a reset and an
     // upload loses its tail. TLS 1.2 sends its ticket inside the handshake.

@@ -21,7 +21,7 @@ const UPLOAD_BATCH_WAIT_MS = 2;
 /** Bytes the socket may run ahead of the disk, so reading goes on while a batch is being written. */
 const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
 /** How long after the data EOF the control connection must stay open for an upload to be stored. */
-const UPLOAD_COMMIT_GRACE_MS = 100;
+const UPLOAD_COMMIT_GRACE_MS = 50;
 
 /** Streams `source` to the client. */
 export function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
