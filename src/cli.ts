@@ -8,10 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, parseConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
-import { TotpVerifier, hashPassword } from './core/index.js';
+import { hashPassword } from './core/index.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logging.js';
+import { readPassword } from './cli/password-input.js';
+import { reloadOnSighup } from './cli/reload.js';
 import { sessionsCommand } from './cli/sessions.js';
+import { UsageError, USERS_HELP, usersCommand } from './cli/users.js';
+import { newTotpSecret, totpEnrollment } from './cli/totp.js';
 
 const HELP = `filegate — one session core in front of SFTP and FTP/FTPS
 
@@ -21,7 +25,10 @@ Usage:
                                  (implicit FTPS 2990), the session API on 8080, storage ./data,
                                  a demo user whose password is printed at start
   filegate hash-password         read a password on stdin, print its scrypt hash (for password_hash)
-  filegate totp-secret           print a new TOTP secret (for totp_secret) and its otpauth:// URI
+  filegate totp-secret [--user NAME]   a new TOTP secret (for totp_secret), its otpauth:// URI and
+                                 that URI as a QR code to scan with a phone app
+  filegate users list | add NAME | set NAME | remove NAME   [--config FILE | --users FILE]
+                                 edit the users file (see filegate users --help); SIGHUP applies it
   filegate sessions list | end ID | end-user NAME   [--url URL] [--json]
                                  live sessions through the admin API (token: FILEGATE_ADMIN_TOKEN)
   filegate --help | --version
@@ -31,6 +38,11 @@ Logs are JSON lines (pino) on stdout; secrets are redacted. See README.md for th
 async function main(argv: string[]): Promise<number> {
   // Commands with their own options parse their own arguments.
   if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1));
+  if (argv[0] === 'users') return usersCommand(argv.slice(1)).catch((err: unknown) => {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`filegate users: ${err.message}\n\n${USERS_HELP}`);
+    return 2;
+  });
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -57,12 +69,9 @@ async function main(argv: string[]): Promise<number> {
       return serve(values.config, Boolean(values.example));
     case 'hash-password':
       return printHash();
-    case 'totp-secret': {
-      const secret = TotpVerifier.randomSecret();
-      console.log(secret);
-      console.log(`otpauth://totp/filegate:${encodeURIComponent(values.user ?? 'user')}?secret=${secret}&issuer=filegate`);
+    case 'totp-secret':
+      console.log(totpEnrollment(newTotpSecret(), values.user ?? 'user'));
       return 0;
-    }
     default:
       console.error(`filegate: unknown command "${command}"\n\n${HELP}`);
       return 2;
@@ -95,6 +104,7 @@ async function serve(configFile: string | undefined, example: boolean): Promise<
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  reloadOnSighup(starting, configFile, logger);
   await starting;
   return new Promise<number>(() => {}); // runs until a signal
 }
@@ -127,11 +137,11 @@ async function exampleConfig(): Promise<GatewayConfig> {
 }
 
 async function printHash(): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  if (password.length === 0) {
-    console.error('filegate hash-password: no password on stdin (try: echo -n "secret" | filegate hash-password)');
+  let password: string;
+  try {
+    password = await readPassword('Password: ');
+  } catch (err) {
+    console.error(`filegate hash-password: ${(err as Error).message} (try: printf %s "secret" | filegate hash-password)`);
     return 2;
   }
   console.log(await hashPassword(password));

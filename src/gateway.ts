@@ -5,22 +5,27 @@
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { parseConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import {
   GuardedFs,
-  JsonFileUserDirectory,
   RedisStore,
   SessionManager,
   StaticUserDirectory,
+  diffUsers,
   parseUserRecords,
+  readJsonFile,
   silentLogger,
+  UserConfigError,
   type Clock,
   type Logger,
+  type UserChanges,
   type UserDirectory,
+  type UserRecord,
 } from './core/index.js';
 import type { AdapterContext, RunningServer } from './protocols/context.js';
 import { startFtpServer } from './protocols/ftp/index.js';
-import { AdminToken } from './protocols/http/admin-auth.js';
+import { AdminToken, readAdminToken } from './protocols/http/admin-auth.js';
 import { startHttpServer } from './protocols/http/index.js';
 import { startSftpServer } from './protocols/sftp/index.js';
 
@@ -35,11 +40,27 @@ export interface GatewayOptions {
   node?: string;
 }
 
+/** What a reload changed. */
+export interface ReloadResult extends UserChanges {
+  /** Sessions ended because their user was removed or changed. */
+  endedSessions: number;
+  /** Top-level config keys that differ but only take effect at the next start (listeners, storage…). */
+  restartNeeded: string[];
+}
+
 export interface Gateway {
+  /** The config in force (a reload updates the parts it applies). */
   readonly config: GatewayConfig;
   readonly sessions: SessionManager;
   /** Bound addresses: `sftp`, `ftp`, `ftps` (implicit FTPS), `http`, for the listeners that run. */
   readonly addresses: Readonly<Record<string, AddressInfo>>;
+  /**
+   * Re-reads the users file (or takes `config`'s users) and applies what can change without a restart:
+   * users, lockout numbers, the FTPS certificate and key, the admin token, the log level. Sessions of
+   * removed or changed users end; other connections carry on. A bad config or users file rejects with
+   * the error start-up would give, and nothing changes. With `config`, it replaces the one in force.
+   */
+  reload(config?: GatewayConfigInput): Promise<ReloadResult>;
   /** Ends every session and connection and stops every listener. */
   close(): Promise<void>;
 }
@@ -47,7 +68,9 @@ export interface Gateway {
 export async function createGateway(input: GatewayConfigInput, options: GatewayOptions = {}): Promise<Gateway> {
   const config = parseConfig(input);
   const logger = options.logger ?? silentLogger;
-  const users = options.users ?? (await loadUsers(config));
+  // Our own directory only: a daemon's UserDirectory reloads itself.
+  const directory = options.users ? undefined : new StaticUserDirectory(await readUsers(config));
+  const users = options.users ?? directory!;
   const adminToken = await AdminToken.fromConfig(config.http);
   await mkdir(config.storage, { recursive: true });
   const storageRoot = await realpath(config.storage);
@@ -88,10 +111,73 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
   for (const [name, address] of Object.entries(addresses)) {
     logger.info({ event: 'listening', protocol: name, host: address.address, port: address.port }, `${name} listening`);
   }
-  return { config, sessions, addresses, close };
+
+  let current = config;
+  let queue: Promise<unknown> = Promise.resolve();
+  const apply = async (input: GatewayConfigInput | undefined): Promise<ReloadResult> => {
+    const next = input === undefined ? current : parseConfig(input);
+    // Everything that can fail first: a refused reload changes nothing.
+    const records = directory ? await readUsers(next) : undefined;
+    const token = current.http ? await readAdminToken(next.http) : undefined;
+    for (const server of running) await server.reload?.(next);
+
+    const changes = directory && records ? diffUsers(directory.records(), records) : { added: [], removed: [], changed: [] };
+    if (directory && records) directory.replace(records);
+    adminToken.replace(token);
+    sessions.throttle.reconfigure(next.lockout);
+    if (isLeveled(logger)) logger.level = next.logLevel;
+    const affected = new Set([...changes.removed, ...changes.changed.map((c) => c.username)]);
+    let endedSessions = 0;
+    for (const session of await sessions.list()) {
+      if (affected.has(session.username) && (await sessions.delete(session.id, 'SESSION_ENDED'))) endedSessions++;
+    }
+    const restartNeeded = restartOnlyChanges(current, next);
+    current = { ...next, ...Object.fromEntries(restartNeeded.map((key) => [key, current[key as keyof GatewayConfig]])) };
+    const result = { ...changes, endedSessions, restartNeeded };
+    logger.info(
+      { event: 'reload', outcome: 'applied', ...changes, changed: changes.changed.map((c) => c.username), ended_sessions: endedSessions, restart_needed: restartNeeded },
+      'configuration reloaded',
+    );
+    return result;
+  };
+  const reload = (input?: GatewayConfigInput): Promise<ReloadResult> => {
+    // One at a time: two SIGHUPs in a row must not interleave their swaps.
+    const result = queue.then(() => apply(input));
+    queue = result.catch(() => {});
+    return result;
+  };
+  return {
+    get config() {
+      return current;
+    },
+    sessions,
+    addresses,
+    reload,
+    close,
+  };
 }
 
-async function loadUsers(config: GatewayConfig): Promise<UserDirectory> {
-  if (typeof config.users === 'string') return JsonFileUserDirectory.load(config.users);
-  return new StaticUserDirectory(parseUserRecords(config.users, 'config: users'));
+/** The config's users: the file (errors name it, the user and the field) or the inline records. */
+async function readUsers(config: GatewayConfig): Promise<UserRecord[]> {
+  if (typeof config.users !== 'string') return parseUserRecords(config.users, 'config: users');
+  const raw = await readJsonFile(config.users, 'users file', (message) => new UserConfigError(message));
+  return parseUserRecords(raw, config.users);
+}
+
+/** Parts a reload applies; everything else needs a restart. */
+const RELOADABLE: Record<string, true> = { users: true, lockout: true, logLevel: true };
+
+function restartOnlyChanges(before: GatewayConfig, after: GatewayConfig): string[] {
+  const fixed = (config: GatewayConfig, key: string): unknown => {
+    const value = config[key as keyof GatewayConfig];
+    if (key === 'http' && value) return { ...(value as object), adminToken: undefined, adminTokenFile: undefined };
+    if (key === 'ftp' && value) return { ...(value as object), tls: undefined };
+    return value;
+  };
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((key) => !RELOADABLE[key] && !isDeepStrictEqual(fixed(before, key), fixed(after, key)));
+}
+
+function isLeveled(logger: Logger): logger is Logger & { level: string } {
+  return typeof (logger as { level?: unknown }).level === 'string';
 }

@@ -27,6 +27,7 @@ export {
   type UserRecord,
   type UserRecordInput,
 } from './users.js';
+export { diffUsers, type UserChanges } from './user-changes.js';
 export { hashPassword, verifyPassword } from './passwords.js';
 export { readJsonFile } from './json-file.js';
 export { TotpVerifier, type Clock } from './totp.js';

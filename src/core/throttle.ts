@@ -49,16 +49,21 @@ const MAX_WAITING_PER_SOURCE = 64;
 const BUDGET_POLL_MS = 100;
 
 export class LoginThrottle {
-  private readonly userRule: CounterRule;
-  private readonly sourceRule: CounterRule;
+  private userRule!: CounterRule;
+  private sourceRule!: CounterRule;
   /** Per source key: wake-up calls of attempts waiting for budget. */
   private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(
-    readonly config: LockoutConfig = DEFAULT_LOCKOUT,
+    config: LockoutConfig = DEFAULT_LOCKOUT,
     private readonly now: Clock = Date.now,
     private readonly counters: LockoutCounters = new MemoryLockoutCounters(),
   ) {
+    this.reconfigure(config);
+  }
+
+  /** The lockout numbers; a reload changes them for the next attempt, failures counted so far stay. */
+  reconfigure(config: LockoutConfig): void {
     const windowMs = config.windowMinutes * 60_000;
     const lockMs = config.lockMinutes * 60_000;
     this.userRule = { limit: config.maxFailures, windowMs, lockMs };

@@ -111,9 +111,19 @@ export function parseUserRecords(raw: unknown, source: string): UserRecord[] {
 
 /** A fixed list of users (inline config, tests, embedding). */
 export class StaticUserDirectory implements UserDirectory {
-  private readonly byName: Map<string, UserRecord>;
+  private byName: Map<string, UserRecord>;
 
   constructor(records: UserRecord[]) {
+    this.byName = new Map(records.map((r) => [r.username, r]));
+  }
+
+  /** The records now in force. */
+  records(): UserRecord[] {
+    return [...this.byName.values()];
+  }
+
+  /** Swaps in validated records at once (reload): a login sees either the old set or the new one. */
+  replace(records: UserRecord[]): void {
     this.byName = new Map(records.map((r) => [r.username, r]));
   }
 

@@ -17,4 +17,9 @@ export interface RunningServer {
   readonly addresses: Record<string, AddressInfo>;
   /** Stops listening and ends every connection. */
   close(): Promise<void>;
+  /**
+   * Takes up what a reload may change for this listener (the FTPS certificate and key) for new
+   * connections; throws, changing nothing, when the new material is unusable.
+   */
+  reload?(config: GatewayConfig): Promise<void>;
 }

@@ -27,20 +27,43 @@ export function memoryLogger(options: { redacted?: boolean } = {}): { logger: pi
   return { logger, events, lines };
 }
 
-export async function sshConnect(
-  gw: TestGateway,
-  username: string,
-  password: string,
-): Promise<{ ssh: SshClient; sftp: SFTPWrapper; closed: Promise<number> }> {
+export interface SftpLogin {
+  ssh: SshClient;
+  sftp: SFTPWrapper;
+  /** Resolves with the time the connection closed. */
+  closed: Promise<number>;
+}
+
+/** An SFTP login to a test gateway, or to a port (a gateway in another process). */
+export async function sshConnect(target: TestGateway | number, username: string, password: string): Promise<SftpLogin> {
+  const port = typeof target === 'number' ? target : target.gateway.addresses.sftp!.port;
   const ssh = new SshClient();
   const closed = new Promise<number>((resolve) => ssh.once('close', () => resolve(Date.now())));
   await new Promise<void>((resolve, reject) => {
     ssh.once('ready', resolve).once('error', reject);
-    ssh.connect({ host: '127.0.0.1', port: gw.gateway.addresses.sftp!.port, username, password, readyTimeout: 10_000 });
+    ssh.connect({ host: '127.0.0.1', port, username, password, readyTimeout: 10_000 });
   });
   ssh.on('error', () => {}); // the server's disconnect may surface as an error event
   const sftp = await new Promise<SFTPWrapper>((resolve, reject) => ssh.sftp((err, s) => (err ? reject(err) : resolve(s))));
   return { ssh, sftp, closed };
+}
+
+/** An SFTP upload written chunk by chunk, so a test decides when it is in progress and when it ends. */
+export function sftpUpload(login: SftpLogin, remotePath: string) {
+  const stream = login.sftp.createWriteStream(remotePath);
+  const sent: Buffer[] = [];
+  return {
+    write: (chunk: Buffer) => new Promise<void>((resolve, reject) => stream.write(chunk, (err) => (err ? reject(err) : (sent.push(chunk), resolve())))),
+    finish: () => new Promise<Buffer>((resolve, reject) => {
+      stream.once('error', reject).once('close', () => resolve(Buffer.concat(sent)));
+      stream.end();
+    }),
+  };
+}
+
+/** The SFTP status code of a mkdir (undefined: it worked). */
+export function mkdirCode(login: SftpLogin, dir: string): Promise<number | undefined> {
+  return new Promise((resolve) => login.sftp.mkdir(dir, (err) => resolve((err as { code?: number } | undefined)?.code)));
 }
 
 export async function ftpConnect(gw: TestGateway, username: string, password: string): Promise<FtpClient> {

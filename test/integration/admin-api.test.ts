@@ -4,31 +4,17 @@
  * connections within a second; 401 alike for a missing and a wrong token; no secret in any response
  * or log line.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionRef } from '../../src/core/index.js';
+import { runCli } from '../helpers/cli.js';
 import { ftpClosed, ftpConnect, memoryLogger, sshConnect } from '../helpers/clients.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
 const PASSWORD = 'admin-test pw';
 const TOKEN = 'admin-token-0123456789abcdef';
 const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
-
-function filegate(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const filegate = (args: string[], env: Record<string, string>) => runCli(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env } });
 
 describe('admin API', () => {
   let gw: TestGateway;

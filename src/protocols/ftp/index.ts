@@ -4,22 +4,23 @@
  * logs in through the core and reaches storage only through the session's GuardedFs.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { FtpConfig } from '../../config.js';
+import type { FtpConfig, GatewayConfig } from '../../config.js';
 import { Admission, type Logger } from '../../core/index.js';
-import { loadOrCreateTlsMaterial } from '../../crypto/tls-cert.js';
+import { loadOrCreateTlsMaterial, type TlsMaterial } from '../../crypto/tls-cert.js';
 import type { AdapterContext, RunningServer } from '../context.js';
 import { SocketWire } from './control-socket.js';
 import { FtpControl, type FtpServices } from './control.js';
 import { normalizeAddress, PassivePorts } from './passive.js';
-import { acceptTls, createFtpTls } from './tls.js';
+import { acceptTls, createFtpTls, type FtpTls } from './tls.js';
 
 export async function startFtpServer(context: AdapterContext, config: FtpConfig): Promise<RunningServer> {
+  const makeTls = (material: TlsMaterial): FtpTls => createFtpTls(material, context.config.insecure.tlsVersions, config.requireTlsSessionReuse);
   const material = await loadOrCreateTlsMaterial(config.tls, context.config.certsDir);
   const logger = context.logger.child({ component: 'ftp' });
   const services: FtpServices = {
     context,
     config,
-    tls: createFtpTls(material, context.config.insecure.tlsVersions, config.requireTlsSessionReuse),
+    tls: makeTls(material),
     ports: new PassivePorts(config.host, config.passivePorts),
     logger,
   };
@@ -56,7 +57,12 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
   try {
     const ftp = await listen(config.port, false);
     const ftps = config.implicitTlsPort === undefined ? undefined : await listen(config.implicitTlsPort, true);
-    return { addresses: ftps ? { ftp, ftps } : { ftp }, close };
+    // New connections take up a reloaded certificate; live ones keep theirs.
+    const reload = async (next: GatewayConfig): Promise<void> => {
+      const fresh = await loadOrCreateTlsMaterial(next.ftp?.tls, next.certsDir);
+      services.tls = makeTls(fresh);
+    };
+    return { addresses: ftps ? { ftp, ftps } : { ftp }, close, reload };
   } catch (err) {
     await close();
     throw err;

@@ -23,7 +23,7 @@ export type AdminSession = SessionSummary;
 
 /** The handlers of an admin path by method; undefined when the path is not one (or the API is off). */
 export function adminRoute(path: string, token: AdminToken | undefined): Map<string, Handler> | undefined {
-  if (!token || !path.startsWith(PREFIX)) return undefined;
+  if (!token?.enabled || !path.startsWith(PREFIX)) return undefined;
   const rest = path.slice(PREFIX.length);
   if (rest === 'sessions') return new Map([['GET', guarded(token, 'list-sessions', undefined, listSessions)]]);
   const session = SESSION_PATH.exec(rest);

@@ -9,26 +9,31 @@ import { ConfigError } from '../../config.js';
 
 const MIN_TOKEN_LENGTH = 16;
 
+/** The current token; none means the admin API is off (its paths do not exist). */
 export class AdminToken {
-  private digest: Buffer;
+  private digest: Buffer | undefined;
 
-  constructor(token: string) {
-    this.digest = digestOf(token);
+  constructor(token?: string) {
+    this.replace(token);
   }
 
-  /** The token from `http.adminToken` or `http.adminTokenFile`; undefined when neither is set (API off). */
-  static async fromConfig(config: HttpConfig | undefined): Promise<AdminToken | undefined> {
-    const token = await readAdminToken(config);
-    return token === undefined ? undefined : new AdminToken(token);
+  /** From `http.adminToken` or `http.adminTokenFile`. */
+  static async fromConfig(config: HttpConfig | undefined): Promise<AdminToken> {
+    return new AdminToken(await readAdminToken(config));
   }
 
-  /** A new token (reload); requests after this call need it. */
-  replace(token: string): void {
-    this.digest = digestOf(token);
+  get enabled(): boolean {
+    return this.digest !== undefined;
+  }
+
+  /** A new token, or none (reload); requests after this call need it. */
+  replace(token: string | undefined): void {
+    this.digest = token === undefined ? undefined : digestOf(token);
   }
 
   /** Whether an `Authorization` header carries this token as `Bearer <token>`. */
   accepts(authorization: string | undefined): boolean {
+    if (!this.digest) return false;
     const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
     // Always one comparison, also without a header: a missing token takes the time of a wrong one.
     const equal = timingSafeEqual(digestOf(match?.[1] ?? ''), this.digest);

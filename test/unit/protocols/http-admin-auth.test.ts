@@ -34,7 +34,11 @@ describe('admin token', () => {
     expect(await readAdminToken(config.http)).toBe(TOKEN);
     expect(await readAdminToken(parseConfig({ http: { adminToken: TOKEN } }).http)).toBe(TOKEN);
     expect(await readAdminToken(parseConfig({ http: {} }).http)).toBeUndefined();
-    expect(await AdminToken.fromConfig(undefined)).toBeUndefined();
+    expect((await AdminToken.fromConfig(undefined)).enabled).toBe(false);
+    const off = new AdminToken();
+    expect(off.accepts('Bearer ')).toBe(false);
+    off.replace(TOKEN);
+    expect(off.enabled && off.accepts(`Bearer ${TOKEN}`)).toBe(true);
   });
 
   it('refuses short tokens, both keys at once and an unreadable file, naming the field', async () => {
