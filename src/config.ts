@@ -5,14 +5,17 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LOCKOUT, parseUserRecords, readJsonFile } from './core/index.js';
+import { DEFAULT_LOCKOUT, parseUserRecords, readJsonFile, trustList } from './core/index.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).default('127.0.0.1');
 const seconds = z.number().int().min(1);
+/** PROXY protocol on a listener: `optional`/`required` believe headers from `trustedProxies` only. */
+const proxyProtocol = z.enum(['off', 'optional', 'required']).default('off');
 
 const sftpSchema = z.strictObject({
   host,
+  proxyProtocol,
   port: port.default(2222),
   /** Paths of OpenSSH/PEM private host keys; [] or absent: generated into certsDir on first start. */
   hostKeys: z.array(z.string().min(1)).default([]),
@@ -32,6 +35,7 @@ const sftpSchema = z.strictObject({
 
 const ftpSchema = z.strictObject({
   host,
+  proxyProtocol,
   port: port.default(2121),
   passivePorts: z
     .tuple([port, port])
@@ -60,6 +64,7 @@ const ftpSchema = z.strictObject({
 
 const httpSchema = z.strictObject({
   host,
+  proxyProtocol,
   port: port.default(8080),
   sessionIdleMinutes: z.number().int().min(1).default(360),
   maxBodyBytes: z.number().int().min(256).default(16 * 1024),
@@ -110,7 +115,21 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The shared store of a fleet of gateways; absent: everything stays in this process. */
   redis: redisSchema.optional(),
-});
+  /** Load balancers (addresses or CIDR blocks) whose PROXY protocol header names the client. */
+  trustedProxies: z.array(z.string().refine(isAddressBlock, 'not an IP address or CIDR block')).default([]),
+}).refine(
+  (config) => config.trustedProxies.length > 0 || [config.sftp, config.ftp, config.http].every((block) => (block?.proxyProtocol ?? 'off') === 'off'),
+  { message: 'proxyProtocol is on for a listener, so trustedProxies must name the load balancers', path: ['trustedProxies'] },
+);
+
+function isAddressBlock(entry: string): boolean {
+  try {
+    trustList([entry]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type GatewayConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;

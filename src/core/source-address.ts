@@ -5,7 +5,10 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
-/** The address as every log, limit and comparison sees it. Anything that is not an IP passes as is. */
+/**
+ * The address as every log, limit and comparison sees it (IPv6 in its RFC 5952 text, so that every
+ * spelling of one address is one string). Anything that is not an IP passes as is.
+ */
 export function normalizeSource(address: string): string {
   const bare = address.split('%', 1)[0]!.toLowerCase();
   if (!isIPv6(bare)) return address;
@@ -13,7 +16,7 @@ export function normalizeSource(address: string): string {
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return [groups[6]! >> 8, groups[6]! & 255, groups[7]! >> 8, groups[7]! & 255].join('.');
   }
-  return bare;
+  return formatIPv6(groups);
 }
 
 /** The key per-source limits count under: an IPv4 address as is, an IPv6 address as its /64. */

@@ -23,10 +23,17 @@ export class RawFtp {
     this.listen(socket);
   }
 
-  /** Connects and reads the 220 greeting. `implicitTls` for an ftps:// listener. */
-  static async connect(port: number, options: { implicitTls?: boolean; host?: string; localAddress?: string } = {}): Promise<RawFtp> {
+  /**
+   * Connects and reads the 220 greeting. `implicitTls` for an ftps:// listener; `proxyHeader` is
+   * written first, as a load balancer would.
+   */
+  static async connect(
+    port: number,
+    options: { implicitTls?: boolean; host?: string; localAddress?: string; proxyHeader?: string | Buffer } = {},
+  ): Promise<RawFtp> {
     const { host = '127.0.0.1', localAddress } = options;
     const plain = net.connect({ port, host, localAddress });
+    if (options.proxyHeader !== undefined) plain.write(options.proxyHeader);
     const socket = options.implicitTls ? tls.connect({ socket: plain, rejectUnauthorized: false }) : plain;
     await new Promise<void>((resolve, reject) => {
       socket.once(options.implicitTls ? 'secureConnect' : 'connect', () => resolve());

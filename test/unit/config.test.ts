@@ -93,6 +93,27 @@ describe('parseConfig', () => {
   });
 });
 
+describe('parseConfig: PROXY protocol', () => {
+  it('needs trustedProxies once a listener turns it on', () => {
+    expect(() => parseConfig({ ftp: { proxyProtocol: 'required' } }, 'conf.json')).toThrow(
+      'conf.json: field "trustedProxies": proxyProtocol is on for a listener, so trustedProxies must name the load balancers',
+    );
+    const config = parseConfig({ ftp: { proxyProtocol: 'optional' }, trustedProxies: ['10.0.0.0/8', '::1'] });
+    expect(config.ftp?.proxyProtocol).toBe('optional');
+    expect(config.sftp).toBeUndefined();
+  });
+
+  it('names a malformed trusted proxy', () => {
+    expect(() => parseConfig({ trustedProxies: ['10.0.0.0/8', 'lb.example.com'] }, 'conf.json')).toThrow(
+      'conf.json: field "trustedProxies.1": not an IP address or CIDR block',
+    );
+  });
+
+  it('refuses an unknown mode', () => {
+    expect(() => parseConfig({ http: { proxyProtocol: 'on' } }, 'conf.json')).toThrow(/field "http.proxyProtocol"/);
+  });
+});
+
 describe('loadConfigFile', () => {
   it('anchors relative paths at the config file’s directory, not the working directory', async () => {
     const dir = path.join(temp.dir, 'etc');

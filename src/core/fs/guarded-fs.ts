@@ -6,7 +6,8 @@
  */
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, lutimes, mkdir, open, readdir, readlink, rename, rmdir, stat, statfs, symlink, unlink, utimes, chmod, truncate, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { GatewayError, fromErrno } from '../errors.js';
@@ -58,7 +59,13 @@ export interface WriteOptions {
 }
 
 const READ_CHUNK = 1024 * 1024;
-const UPLOAD_TEMP = /^\..+\.filegate-[0-9a-f]{8}\.part$/;
+/** `.NAME.filegate-PROCESS-RANDOM.part` (older versions wrote no PROCESS part). */
+const UPLOAD_TEMP = /^\..+\.filegate-(?:[0-9a-f]{8}-)?[0-9a-f]{8}\.part$/;
+/**
+ * This process among every node sharing the storage (a shared filesystem): its temporary names
+ * never collide with another's, so no node's abort or commit ever touches another node's upload.
+ */
+const PROCESS_TAG = createHash('sha256').update(`${hostname()}\0${process.pid}`).digest('hex').slice(0, 8);
 const NO_FOLLOW = constants.O_NOFOLLOW;
 
 /** Whether a directory entry appears in listings (in-progress uploads do not). */
@@ -80,7 +87,7 @@ export interface StorageStats {
 
 /** The name an upload is written under until it completes (hidden from listings). */
 export function uploadTempPath(realPath: string): string {
-  return path.join(path.dirname(realPath), `.${path.basename(realPath)}.filegate-${randomBytes(4).toString('hex')}.part`);
+  return path.join(path.dirname(realPath), `.${path.basename(realPath)}.filegate-${PROCESS_TAG}-${randomBytes(4).toString('hex')}.part`);
 }
 
 export class GuardedFs {

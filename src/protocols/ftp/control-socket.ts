@@ -4,9 +4,9 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
+import { normalizeSource } from '../../core/index.js';
 import type { ControlWire } from './control.js';
 import { LineReader } from './line-reader.js';
-import { normalizeAddress } from './passive.js';
 import { acceptTls } from './tls.js';
 
 /** Room for a path of 4096 characters in UTF-8 plus the verb. */
@@ -27,10 +27,13 @@ export interface SocketWireOptions {
   tlsVersion: string | null;
   tlsContext: SecureContext;
   tlsHandshakeTimeoutMs: number;
+  /** The client's address when a PROXY header named it; default: the socket's peer. */
+  remoteAddress?: string;
 }
 
 export class SocketWire implements ControlWire {
   readonly remoteAddress: string;
+  readonly transportPeer: string;
   readonly localAddress: string;
   tlsVersion: string | null;
   private events: ControlEvents | undefined;
@@ -41,7 +44,8 @@ export class SocketWire implements ControlWire {
     private socket: Socket,
     private readonly options: SocketWireOptions,
   ) {
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.transportPeer = normalizeSource(socket.remoteAddress ?? '');
+    this.remoteAddress = options.remoteAddress ?? this.transportPeer;
     this.localAddress = socket.localAddress ?? '';
     this.tlsVersion = options.tlsVersion;
     this.reader = new LineReader(MAX_LINE_BYTES, {

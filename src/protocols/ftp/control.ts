@@ -29,7 +29,10 @@ export interface FtpServices {
 
 /** The control connection's transport, as the state machine needs it (a socket in production). */
 export interface ControlWire {
+  /** The client's address (a PROXY header's behind a load balancer): logins, limits, active mode. */
   readonly remoteAddress: string;
+  /** The address the control connection comes from: passive data connections must come from it too. */
+  readonly transportPeer: string;
   readonly localAddress: string;
   /** Negotiated TLS version; null while plain. */
   readonly tlsVersion: string | null;
@@ -101,6 +104,7 @@ export class FtpControl implements FtpCommandContext {
       ports: services.ports,
       sessions: services.context.sessions,
       peer: wire.remoteAddress,
+      transportPeer: wire.transportPeer,
       logger: this.logger,
       reply: (code, text) => this.reply(code, text),
     });

@@ -9,8 +9,8 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { FtpConfig } from '../../config.js';
-import { GatewayError, checkDataProtection, fromErrno, type Logger, type Session, type SessionManager } from '../../core/index.js';
-import { normalizeAddress, PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
+import { GatewayError, checkDataProtection, fromErrno, normalizeSource, type Logger, type Session, type SessionManager } from '../../core/index.js';
+import { PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
 import { FtpReply } from './reply.js';
 import { acceptTls, type FtpTls } from './tls.js';
 
@@ -34,8 +34,10 @@ export interface DataChannelOptions {
   ports: PassivePorts;
   sessions: SessionManager;
   logger: Logger;
-  /** The control connection's peer: the only address a data connection is accepted from. */
+  /** The client's address: the only address active mode connects to. */
   peer: string;
+  /** Where the control connection comes from (a load balancer's address behind one): the only address a passive data connection is accepted from. */
+  transportPeer: string;
   /** Sends a reply on the control connection (the 150 before a transfer). */
   reply(code: number, text: string): void;
 }
@@ -74,7 +76,7 @@ export class DataChannel {
    */
   setActive(host: string, port: number): void {
     this.assertNotEpsvAll();
-    if (normalizeAddress(host.toLowerCase()) !== this.options.peer.toLowerCase() || port < MIN_ACTIVE_PORT) {
+    if (normalizeSource(host) !== this.options.peer || port < MIN_ACTIVE_PORT) {
       throw new FtpReply(504, 'Active mode connects only to your own address and a port of 1024 or above.');
     }
     this.withdraw();
@@ -90,7 +92,7 @@ export class DataChannel {
   async offerPassive(protect: boolean): Promise<number> {
     this.withdraw();
     const server = await this.options.ports.listen();
-    this.offer = new PassiveListener(server, this.options.peer, PASSIVE_OFFER_LIFETIME_MS, protect ? this.options.tls.data : undefined);
+    this.offer = new PassiveListener(server, this.options.transportPeer, PASSIVE_OFFER_LIFETIME_MS, protect ? this.options.tls.data : undefined);
     return this.offer.port;
   }
 
@@ -98,7 +100,7 @@ export class DataChannel {
   async passiveAddress(localAddress: string | undefined): Promise<string> {
     const configured = this.options.config.pasvUrl;
     if (configured) return isIPv4(configured) ? configured : (await lookup(configured, { family: 4 })).address;
-    const local = normalizeAddress(localAddress);
+    const local = normalizeSource(localAddress ?? '');
     if (!isIPv4(local)) throw new FtpReply(425, 'PASV needs IPv4: use EPSV.');
     return local;
   }

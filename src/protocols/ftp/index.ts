@@ -8,9 +8,10 @@ import type { FtpConfig, GatewayConfig } from '../../config.js';
 import { Admission, type Logger } from '../../core/index.js';
 import { loadOrCreateTlsMaterial, type TlsMaterial } from '../../crypto/tls-cert.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { proxyPolicy, readClientAddress } from '../proxy-protocol.js';
 import { SocketWire } from './control-socket.js';
 import { FtpControl, type FtpServices } from './control.js';
-import { normalizeAddress, PassivePorts } from './passive.js';
+import { PassivePorts } from './passive.js';
 import { acceptTls, createFtpTls, type FtpTls } from './tls.js';
 
 export async function startFtpServer(context: AdapterContext, config: FtpConfig): Promise<RunningServer> {
@@ -29,10 +30,17 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
     { logger },
   );
   const sockets = new Set<Socket>();
+  const proxy = proxyPolicy(config.proxyProtocol, context.config.trustedProxies);
   const accept = (socket: Socket, implicitTls: boolean): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    void acceptConnection(services, admission, socket, implicitTls, logger);
+    readClientAddress(socket, proxy).then(
+      (client) => acceptConnection(services, admission, socket, client.remoteAddress, implicitTls, logger),
+      (err: Error) => {
+        logger.warn({ event: 'proxy-header-refused', peer: socket.remoteAddress, reason: err.message }, 'FTP connection closed: PROXY header');
+        socket.destroy();
+      },
+    );
   };
 
   const servers: Server[] = [];
@@ -74,9 +82,8 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
  * from here, before any TLS handshake), the implicit FTPS handshake (bounded in time), then the
  * control connection.
  */
-async function acceptConnection(services: FtpServices, admission: Admission, socket: Socket, implicitTls: boolean, logger: Logger): Promise<void> {
+async function acceptConnection(services: FtpServices, admission: Admission, socket: Socket, remote: string, implicitTls: boolean, logger: Logger): Promise<void> {
   socket.on('error', (err) => logger.debug({ err }, 'control connection error'));
-  const remote = normalizeAddress(socket.remoteAddress);
   let control: FtpControl | undefined;
   const admitted = admission.admit(remote, () => (control ? control.loginTimedOut() : socket.destroy()));
   if (!admitted.ok) {
@@ -103,7 +110,7 @@ async function acceptConnection(services: FtpServices, admission: Admission, soc
       return;
     }
   }
-  const wire = new SocketWire(transport, { tlsVersion, tlsContext: tls.control, tlsHandshakeTimeoutMs: handshakeMs });
+  const wire = new SocketWire(transport, { tlsVersion, tlsContext: tls.control, tlsHandshakeTimeoutMs: handshakeMs, remoteAddress: remote });
   control = new FtpControl(services, wire, () => ticket.authenticated());
   wire.attach(control);
   control.greet();

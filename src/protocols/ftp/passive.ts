@@ -4,6 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
+import { normalizeSource } from '../../core/index.js';
 import { FtpReply } from './reply.js';
 import { acceptTls } from './tls.js';
 
@@ -105,7 +106,7 @@ export class PassiveListener {
 
   private accept(socket: Socket): void {
     socket.on('error', () => socket.destroy());
-    if (this.accepted || normalizeAddress(socket.remoteAddress) !== this.peer) {
+    if (this.accepted || normalizeSource(socket.remoteAddress ?? '') !== this.peer) {
       socket.destroy();
       return;
     }
@@ -129,7 +130,3 @@ export class PassiveListener {
   }
 }
 
-/** `::ffff:1.2.3.4` and `1.2.3.4` are the same peer. */
-export function normalizeAddress(address: string | undefined): string {
-  return (address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-}

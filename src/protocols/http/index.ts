@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { HttpConfig } from '../../config.js';
 import { Admission, type AdmissionTicket, type Logger } from '../../core/index.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { proxyPolicy, readClientAddress } from '../proxy-protocol.js';
 import { describeError } from '../error-map.js';
 import { preferredLanguage } from './accept-language.js';
 import { discardBody } from './body.js';
@@ -62,15 +63,29 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
     { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: 2 * requestTimeoutMs },
     { logger },
   );
+  const proxy = proxyPolicy(config.proxyProtocol, context.config.trustedProxies);
+  /** Sockets still waiting for their PROXY header (Node's HTTP server does not know them yet). */
+  const awaitingHeader = new Set<Socket>();
   interceptConnections(server, (socket, parse) => {
-    const admitted = admission.admit(socket.remoteAddress ?? '', () => socket.destroy());
-    if (!admitted.ok) {
-      answerRaw(socket, new RequestError('too_many_connections', 'Too many connections; try again later.'));
-      return;
-    }
-    tickets.set(socket, admitted.ticket);
-    socket.once('close', () => admitted.ticket.release());
-    parse(socket);
+    awaitingHeader.add(socket);
+    readClientAddress(socket, proxy).then(
+      (client) => {
+        awaitingHeader.delete(socket);
+        const admitted = admission.admit(client.remoteAddress, () => socket.destroy());
+        if (!admitted.ok) {
+          answerRaw(socket, new RequestError('too_many_connections', 'Too many connections; try again later.'));
+          return;
+        }
+        tickets.set(socket, admitted.ticket);
+        socket.once('close', () => admitted.ticket.release());
+        parse(socket);
+      },
+      (err: Error) => {
+        awaitingHeader.delete(socket);
+        logger.warn({ event: 'proxy_header_refused', peer: socket.remoteAddress, reason: err.message }, 'connection closed: PROXY header');
+        socket.destroy();
+      },
+    );
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(logger, err, socket));
 
@@ -78,13 +93,16 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
   server.on('error', (err) => logger.error({ event: 'http_server_error', err }, 'http server error'));
   return {
     addresses: { http: server.address() as AddressInfo },
-    close: () => closeServer(server),
+    close: () => {
+      for (const socket of awaitingHeader) socket.destroy();
+      return closeServer(server);
+    },
   };
 }
 
 /**
  * Puts `accept` between the listener and Node's HTTP parser, so a connection is admitted (and, behind
- * a proxy, its client address known) before a byte of it is parsed. Node's parser is the server's one
+ * a proxy, its client address read from the PROXY header) before a byte of it is parsed. Node's parser is the server's one
  * `connection` listener; `accept` calls it for the sockets it lets through.
  */
 function interceptConnections(server: Server, accept: (socket: Socket, parse: (socket: Socket) => void) => void): void {

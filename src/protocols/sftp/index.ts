@@ -12,6 +12,7 @@ import type { SftpConfig } from '../../config.js';
 import { Admission, INSECURE_SSH_OFFER, type AdmissionTicket, type Logger } from '../../core/index.js';
 import { loadOrCreateHostKeys } from '../../crypto/host-keys.js';
 import type { AdapterContext, RunningServer } from '../context.js';
+import { proxyPolicy, readClientAddress } from '../proxy-protocol.js';
 import { checkAuthBannerSupport } from './auth-banner.js';
 import { ByteBudget } from './budget.js';
 import { SshConnection } from './connection.js';
@@ -42,11 +43,23 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   const buffered = new ByteBudget(config.maxBufferedBytesTotal);
 
   /**
-   * The one place a connection is accepted: the connection caps and the login deadline start here
-   * (the deadline holds whatever the client sends, handshake included), then ssh2 takes the socket.
+   * The one place a connection is accepted: the client address (a PROXY header's, when one is
+   * allowed), then the connection caps and the login deadline (which holds whatever the client
+   * sends, handshake included), then ssh2 takes the socket.
    */
+  const proxy = proxyPolicy(config.proxyProtocol, context.config.trustedProxies);
   const accept = (socket: Socket): void => {
-    const remote = socket.remoteAddress ?? '';
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    readClientAddress(socket, proxy).then(
+      (client) => admit(socket, client.remoteAddress),
+      (err: Error) => {
+        logger.warn({ event: 'proxy-header-refused', peer: socket.remoteAddress, reason: err.message }, 'SFTP connection closed: PROXY header');
+        socket.destroy();
+      },
+    );
+  };
+  const admit = (socket: Socket, remote: string): void => {
     const admitted = admission.admit(remote, () => {
       logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
       socket.destroy();
@@ -57,7 +70,6 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
       return;
     }
     const { ticket } = admitted;
-    sockets.add(socket);
     const id = key(socket.remoteAddress, socket.remotePort);
     awaitingClient.set(id, { socket, ticket });
     socket.setTimeout(config.idleTimeoutSeconds * 1000, () => {
@@ -68,7 +80,6 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     });
     socket.once('close', () => {
       ticket.release();
-      sockets.delete(socket);
       awaitingClient.delete(id);
       connections.delete(socket);
     });

@@ -439,3 +439,20 @@ describe('atomic uploads', () => {
     expect(await readFile(path.join(root, 'up-done.bin'), 'utf8')).toBe('data');
   });
 });
+
+describe('upload temporary names on storage shared by several nodes', () => {
+  it("carry this process's tag; an abort here leaves another node's upload in the same directory alone", async () => {
+    const others = path.join(root, 'dir', '.report.txt.filegate-00000000-11111111.part');
+    await writeFile(others, 'another node is writing this');
+    const fs = await open({});
+    const file = await fs.open('dir/report.txt', { write: true, create: true, truncate: true });
+    const mine = (await readdir(path.join(root, 'dir'))).filter((name) => name.startsWith('.report.txt.') && name !== path.basename(others));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatch(/^\.report\.txt\.filegate-[0-9a-f]{8}-[0-9a-f]{8}\.part$/);
+    expect(mine[0]!.slice(0, 30)).not.toBe(path.basename(others).slice(0, 30));
+    expect((await fs.list('dir')).map((e) => e.name)).not.toContain(path.basename(others));
+    await file.abort();
+    expect(await readdir(path.join(root, 'dir'))).not.toContain(mine[0]);
+    expect(await readFile(others, 'utf8')).toBe('another node is writing this');
+  });
+});
