@@ -53,9 +53,9 @@ function waitForOutput(child: ChildProcess, ready: (line: string) => boolean, ti
   });
 }
 
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill(signal);
   return exited;
 }
@@ -97,24 +97,35 @@ export interface GatewayProcess {
   ports: Record<string, number>;
   /** Every line the process has printed (JSON log lines). */
   output: string[];
-  stop(): Promise<void>;
+  /** SIGTERM; resolves with the exit code. */
+  stop(): Promise<number | null>;
   kill(): Promise<void>;
 }
 
-/** Runs `filegate serve --config` with `config` (relative paths resolve in a temporary directory). */
-export async function startGatewayProcess(config: Record<string, unknown>, listeners: string[], extraArgs: string[] = []): Promise<GatewayProcess> {
+/**
+ * Runs `filegate serve --config` with `config` (relative paths resolve in a temporary directory);
+ * ready when each of `listeners` has logged `listening` `instances` times (once per worker).
+ */
+export async function startGatewayProcess(
+  config: Record<string, unknown>,
+  listeners: string[],
+  extraArgs: string[] = [],
+  instances = 1,
+): Promise<GatewayProcess> {
   const dir = await mkdtemp(path.join(tmpdir(), 'filegate-node-'));
   const file = path.join(dir, 'config.json');
   await writeFile(file, JSON.stringify({ certsDir: './certs', logLevel: 'info', ...config }));
   const child = spawn(process.execPath, [...CLI, 'serve', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports: Record<string, number> = {};
+  const seen = new Map<string, number>();
   const output = await waitForOutput(
     child,
     (line) => {
       if (!line.includes('"event":"listening"')) return false;
       const { protocol, port } = JSON.parse(line) as { protocol: string; port: number };
       ports[protocol] = port;
-      return listeners.every((name) => ports[name] !== undefined);
+      seen.set(protocol, (seen.get(protocol) ?? 0) + 1);
+      return listeners.every((name) => (seen.get(name) ?? 0) >= instances);
     },
     30_000,
   ).catch(async (err: unknown) => {
@@ -126,7 +137,14 @@ export async function startGatewayProcess(config: Record<string, unknown>, liste
     pid: child.pid!,
     ports,
     output,
-    stop: () => stopChild(child).then(cleanup),
-    kill: () => stopChild(child, 'SIGKILL').then(cleanup),
+    stop: async () => {
+      const code = await stopChild(child);
+      await cleanup();
+      return code;
+    },
+    kill: async () => {
+      await stopChild(child, 'SIGKILL');
+      await cleanup();
+    },
   };
 }
