@@ -28,6 +28,8 @@ import { startFtpServer } from './protocols/ftp/index.js';
 import { AdminToken, readAdminToken } from './protocols/http/admin-auth.js';
 import { startHttpServer } from './protocols/http/index.js';
 import { startSftpServer } from './protocols/sftp/index.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { startMetricsServer, type ReadinessCheck } from './metrics/metrics-server.js';
 
 export interface GatewayOptions {
   /** Your own user source; default: the config's `users` (file or inline records). */
@@ -52,7 +54,7 @@ export interface Gateway {
   /** The config in force (a reload updates the parts it applies). */
   readonly config: GatewayConfig;
   readonly sessions: SessionManager;
-  /** Bound addresses: `sftp`, `ftp`, `ftps` (implicit FTPS), `http`, for the listeners that run. */
+  /** Bound addresses: `sftp`, `ftp`, `ftps` (implicit FTPS), `http`, `metrics`, for the listeners that run. */
   readonly addresses: Readonly<Record<string, AddressInfo>>;
   /**
    * Re-reads the users file (or takes `config`'s users) and applies what can change without a restart:
@@ -86,23 +88,34 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
     logger,
     clock: options.clock,
   });
+  const metrics = config.metrics ? new GatewayMetrics(sessions) : undefined;
   const context: AdapterContext = {
     sessions,
     config,
     logger,
-    openFs: (session) => GuardedFs.forSession(session, storageRoot, logger),
+    openFs: (session) => GuardedFs.forSession(session, storageRoot, logger, metrics),
   };
 
   const running: RunningServer[] = [];
+  let closing = false;
   const close = async (): Promise<void> => {
+    closing = true;
     await sessions.close();
     await Promise.allSettled(running.splice(0).map((server) => server.close()));
+    metrics?.close();
     await store?.close();
   };
+  /** What /readyz asks; a shared store adds its own check here (a Redis PING). */
+  const readiness: Record<string, ReadinessCheck> = {
+    listeners: async () => (closing ? 'shutting down' : undefined),
+  };
+  if (store) readiness.redis = () => store.ping().then(() => undefined, () => 'redis unreachable: logins fail closed');
   try {
     if (config.sftp) running.push(await startSftpServer(context, config.sftp));
     if (config.ftp) running.push(await startFtpServer(context, config.ftp));
     if (config.http) running.push(await startHttpServer(context, config.http, { adminToken }));
+    // Last: ready means every listener above is up.
+    if (config.metrics && metrics) running.push(await startMetricsServer(config.metrics, metrics, readiness));
   } catch (err) {
     await close();
     throw err;

@@ -10,6 +10,7 @@ export {
   type SessionManagerEvents,
   type SessionSummary,
   DEFAULT_SESSION_TTL_MS,
+  type LoginOutcome,
 } from './sessions.js';
 export { MemoryStore } from './store/memory-store.js';
 export { RedisStore, type RedisStoreOptions } from './store/redis-store.js';
@@ -47,7 +48,7 @@ export {
   type Transport,
 } from './policy.js';
 export { silentLogger, type Logger } from './logger.js';
-export { GuardedFs, GuardedFile, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type StorageStats, type WriteOptions } from './fs/guarded-fs.js';
+export { GuardedFs, GuardedFile, type FsObserver, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type StorageStats, type WriteOptions } from './fs/guarded-fs.js';
 export type { DirectoryPages } from './fs/directory-pages.js';
 export { hasControlCharacter, normalizeVirtualPath } from './fs/jail.js';
 export { LfToCrlf, CrlfDecoder } from './fs/line-endings.js';

@@ -1,5 +1,5 @@
 /**
- * The Session resource (`shared/reference/session-resource.md`). The policy flags are frozen when
+ * The Session resource, as the Files.com API and SDK define it. The policy flags are frozen when
  * the session is created; `toJSON()` emits exactly the seed's snake_case field names.
  */
 export interface SessionFields {

@@ -1,5 +1,5 @@
 /**
- * SessionManager: the one login pipeline every protocol uses (DESIGN.md), the table of live
+ * SessionManager: the one login pipeline every protocol uses (docs/design.md), the table of live
  * sessions, and the connections attached to each so that logging out ends them.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -82,7 +82,15 @@ export interface SessionSummary {
   connections: number;
 }
 
+/** One login attempt as metrics see it: no username, no address. */
+export interface LoginOutcome {
+  protocol: Protocol;
+  /** The refusal's error code; absent on success. */
+  reason?: ErrorCode;
+}
+
 export interface SessionManagerEvents {
+  login: [outcome: LoginOutcome];
   created: [session: Session];
   deleted: [session: Session, reason: ErrorCode];
 }
@@ -131,7 +139,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock, this.state.counters);
     this.totp = new TotpVerifier(this.clock, this.state);
     this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
-    this.node = options.node ?? `${hostname()}:${process.pid}`;
     this.idleTimer = setInterval(() => this.expireIdle(), Math.min(60_000, this.idleMs)).unref();
     this.storeTtlMs = options.storeTtlMs ?? DEFAULT_SESSION_TTL_MS;
     this.heartbeat = setInterval(() => void this.refreshStore(), this.storeTtlMs / 3).unref();
@@ -153,11 +160,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     try {
       const session = await this.oneAtATime(request.username, () => this.login(request));
       this.logger.info({ ...audit, outcome: 'success', session: session.ref }, 'login succeeded');
+      this.emit('login', { protocol: request.protocol });
       return session;
     } catch (err) {
       const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', String(err), { cause: err });
       if (request.language) error.language = request.language;
       this.logger.warn({ ...audit, outcome: 'failure', reason: error.code, detail: error.message }, 'login refused');
+      this.emit('login', { protocol: request.protocol, reason: error.code });
       throw error;
     }
   }

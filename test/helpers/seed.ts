@@ -1,5 +1,5 @@
 /**
- * The Session object's field names exactly as listed in shared/reference/session-resource.md (the
+ * The Session object's field names exactly as the Files.com Session resource lists them (the
  * seed), kept here independently of src/core/session.ts so that drift between the two fails a test.
  */
 export const SEED_FIELDS = [

@@ -1,6 +1,6 @@
 /**
  * SSH authentication against the core's login pipeline, driven by the ssh2 client: password,
- * keyboard-interactive, public keys, the TOTP flows of DESIGN.md, refusal texts as auth banners,
+ * keyboard-interactive, public keys, the TOTP flows of docs/design.md, refusal texts as auth banners,
  * the per-connection attempt cap, lockout and per-user legacy algorithms.
  */
 import { Client } from 'ssh2';

@@ -90,6 +90,12 @@ export function uploadTempPath(realPath: string): string {
   return path.join(path.dirname(realPath), `.${path.basename(realPath)}.filegate-${PROCESS_TAG}-${randomBytes(4).toString('hex')}.part`);
 }
 
+/** Told of every completed transfer and every denied operation (the metrics): no user, no path. */
+export interface FsObserver {
+  transfer(protocol: string, direction: 'upload' | 'download', bytes: number, durationMs: number): void;
+  denied(operation: string, reason: string): void;
+}
+
 export class GuardedFs {
   private readonly logger: Logger;
   /** Handle uploads still open, by final real path: a SETSTAT by path must reach them. */
@@ -99,13 +105,14 @@ export class GuardedFs {
     readonly session: Session,
     private readonly jail: Jail,
     logger: Logger,
+    private readonly observer: FsObserver | undefined,
   ) {
     this.logger = logger.child({ session: session.ref, username: session.username });
   }
 
   /** Opens the session's jail (`root_path` under `storageRoot`, created when missing). */
-  static async forSession(session: Session, storageRoot: string, logger: Logger = silentLogger): Promise<GuardedFs> {
-    return new GuardedFs(session, await Jail.open(storageRoot, session.root_path), logger);
+  static async forSession(session: Session, storageRoot: string, logger: Logger = silentLogger, observer?: FsObserver): Promise<GuardedFs> {
+    return new GuardedFs(session, await Jail.open(storageRoot, session.root_path), logger, observer);
   }
 
   /** A client path made absolute and normal against `cwd`; no storage access. */
@@ -432,7 +439,9 @@ export class GuardedFs {
   }
 
   logTransfer(direction: 'upload' | 'download', virtualPath: string, bytes: number, started: number): void {
-    this.logger.info({ event: 'transfer', direction, path: virtualPath, bytes, duration_ms: Date.now() - started }, 'transfer complete');
+    const durationMs = Date.now() - started;
+    this.logger.info({ event: 'transfer', direction, path: virtualPath, bytes, duration_ms: durationMs }, 'transfer complete');
+    this.observer?.transfer(this.session.origin.protocol, direction, bytes, durationMs);
   }
 
   /** Normalises the path, runs the operation, turns every failure into a GatewayError and audits denials. */
@@ -445,6 +454,7 @@ export class GuardedFs {
       const error = fromErrno(err);
       if (error.code === 'PERMISSION_DENIED' || error.code === 'BAD_PATH') {
         this.logger.warn({ event: 'denied', op, path: virtualPath, reason: error.code, detail: error.message }, 'operation denied');
+        this.observer?.denied(op, error.code);
       }
       throw error;
     }

@@ -155,6 +155,11 @@ export class RedisStore implements GatewayStore {
       .catch((err: unknown) => this.logger.error({ event: 'redis_subscribe_failed', err }, 'cannot subscribe to end requests'));
   }
 
+  /** Resolves when Redis answers; rejects with UNAVAILABLE otherwise (readiness). */
+  async ping(): Promise<void> {
+    await this.run((c) => c.sendCommand(['PING']));
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.client.close(), this.subscriber.close()]);
   }

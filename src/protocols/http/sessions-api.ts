@@ -1,6 +1,6 @@
 /**
  * The Session resource: `POST /api/rest/v1/sessions` logs in, `DELETE` logs out
- * (`shared/reference/session-api-wire.md`). Both only translate: the core's login pipeline decides.
+ * (the wire format the files.com SDK speaks). Both only translate: the core's login pipeline decides.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

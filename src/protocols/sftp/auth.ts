@@ -1,6 +1,6 @@
 /**
- * SSH user authentication -> the core's login pipeline (DESIGN.md, "How each protocol collects the
- * factors"). One instance per connection: it remembers a half-finished two-factor login and counts
+ * SSH user authentication -> the core's login pipeline (docs/design.md, "The login
+ * pipeline"). One instance per connection: it remembers a half-finished two-factor login and counts
  * failed attempts.
  *   - keyboard-interactive asks `Password:`, then `Authentication code:` when the core wants one;
  *   - `password` and `publickey` answer SSH partial success for a user who needs a code, leaving

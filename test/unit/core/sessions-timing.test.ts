@@ -1,5 +1,5 @@
 /**
- * Unknown users cost the same time as known ones (DESIGN.md, login pipeline step 2). A coarse check
+ * Unknown users cost the same time as known ones (docs/design.md, login pipeline step 2). A coarse check
  * built to survive a loaded 2-core machine: runs are interleaved (so load hits both sides alike),
  * medians are compared, and the bound is generous. What it catches is the real defect — an unknown
  * user answered without the password hash work (~0 ms against ~30 ms of scrypt).

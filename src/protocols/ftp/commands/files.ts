@@ -36,7 +36,7 @@ const rmd: FtpCommand = {
 };
 
 /**
- * MFMT / SITE UTIME: read_only refuses them outright (DESIGN: 550 like every write verb); without
+ * MFMT / SITE UTIME: read_only refuses them outright (550 like every write verb); without
  * use_provided_modified_at the core keeps its own time and we report the time really stored.
  */
 async function setModified(control: FtpCommandContext, virtualPath: string, mtime: Date, atime?: Date): Promise<Date> {
