@@ -127,7 +127,7 @@ export async function startGatewayProcess(
       seen.set(protocol, (seen.get(protocol) ?? 0) + 1);
       return listeners.every((name) => (seen.get(name) ?? 0) >= instances);
     },
-    30_000,
+    60_000, // tsx compiles the sources in every process: slow on a loaded machine
   ).catch(async (err: unknown) => {
     await stopChild(child, 'SIGKILL');
     throw err;

@@ -66,7 +66,7 @@ describe.skipIf(!hasCommand('redis-server'))('filegate serve --workers 2', () =>
       2,
     );
     observer = await createGateway({ storage: path.join(dir, 'data'), users: [], redis: { url: redis.url, keyPrefix: 'cluster:' } });
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await Promise.allSettled([node?.stop(), observer?.close()]);

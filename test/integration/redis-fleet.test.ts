@@ -67,7 +67,7 @@ describe.skipIf(!hasCommand('redis-server'))('two gateways in separate processes
       startGatewayProcess({ ...baseConfig, ftp: { host: '127.0.0.1', port: 0, passivePorts: [31620, 31639] } }, ['http', 'sftp', 'ftp']),
     ]);
     observer = await createGateway({ storage: path.join(dir, 'data'), users: [], redis: { url: redis.url, keyPrefix: 'fleet:' } });
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await Promise.allSettled([a?.stop(), b?.stop(), observer?.close()]);
