@@ -6,7 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { checkClusterConfig, parseWorkers, runPrimary, workerConfig, workerNode } from './cluster.js';
 import { loadConfigFile, parseConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import { hashPassword } from './core/index.js';
 import { createGateway } from './gateway.js';
@@ -20,7 +22,9 @@ import { newTotpSecret, totpEnrollment } from './cli/totp.js';
 const HELP = `filegate — one session core in front of SFTP and FTP/FTPS
 
 Usage:
-  filegate serve --config FILE   start the servers the config file describes
+  filegate serve --config FILE [--workers N|auto]
+                                 start the servers the config file describes; N worker
+                                 processes share the listeners (N > 1 needs a "redis" block)
   filegate serve --example       start the example: SFTP on 127.0.0.1:2222, FTP/FTPS on 2121
                                  (implicit FTPS 2990), the session API on 8080, storage ./data,
                                  a demo user whose password is printed at start
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
       user: { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   const [command] = positionals;
@@ -66,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve':
-      return serve(values.config, Boolean(values.example));
+      return serve(values.config, Boolean(values.example), values.workers);
     case 'hash-password':
       return printHash();
     case 'totp-secret':
@@ -78,15 +83,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(configFile: string | undefined, example: boolean): Promise<number> {
+async function serve(configFile: string | undefined, example: boolean, workersFlag: string | undefined): Promise<number> {
   if (!configFile && !example) {
     console.error('filegate serve: give --config FILE (or --example)');
     return 2;
   }
   const config = configFile ? await loadConfigFile(configFile) : await exampleConfig();
+  const workers = parseWorkers(workersFlag);
+  checkClusterConfig(config, workers);
   const logger = createLogger(config.logLevel);
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
   // Handlers go in before anything listens: a signal during start-up still closes cleanly.
-  const starting = createGateway(config, { logger });
+  const starting = createGateway(workerConfig(config), { logger, node: cluster.isWorker ? workerNode(process.pid) : undefined });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

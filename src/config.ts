@@ -90,6 +90,14 @@ const lockoutSchema = z.strictObject({
   lockMinutes: z.number().min(0.01).default(DEFAULT_LOCKOUT.lockMinutes),
 });
 
+const redisSchema = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+  /** Prepended to every key and channel: several fleets may share one Redis. */
+  keyPrefix: z.string().default('filegate:'),
+  /** A dead node's sessions leave the store this long after its last heartbeat (every third of it). */
+  sessionTtlSeconds: z.number().int().min(3).default(30),
+});
+
 export const configSchema = z.strictObject({
   storage: z.string().min(1).default('./data'),
   /** A users file (JSON array of records) or the records inline. */
@@ -105,6 +113,8 @@ export const configSchema = z.strictObject({
   certsDir: z.string().min(1).default('./certs'),
   loginTokenDomain: z.string().default(''),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The shared store of a fleet of gateways; absent: everything stays in this process. */
+  redis: redisSchema.optional(),
   /** Load balancers (addresses or CIDR blocks) whose PROXY protocol header names the client. */
   trustedProxies: z.array(z.string().refine(isAddressBlock, 'not an IP address or CIDR block')).default([]),
 }).refine(

@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import {
   GuardedFs,
+  RedisStore,
   SessionManager,
   StaticUserDirectory,
   diffUsers,
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Time source for TOTP and throttling (tests). */
   clock?: Clock;
+  /** This process's id among the nodes sharing a Redis store (default: host, pid and a nonce). */
+  node?: string;
 }
 
 /** What a reload changed. */
@@ -73,7 +76,11 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
   const adminToken = await AdminToken.fromConfig(config.http);
   await mkdir(config.storage, { recursive: true });
   const storageRoot = await realpath(config.storage);
+  const store = config.redis && RedisStore.create({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
   const sessions = new SessionManager({
+    store,
+    node: options.node,
+    storeTtlMs: config.redis && config.redis.sessionTtlSeconds * 1000,
     users,
     lockout: config.lockout,
     loginTokenDomain: config.loginTokenDomain,
@@ -93,14 +100,16 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
   let closing = false;
   const close = async (): Promise<void> => {
     closing = true;
-    sessions.close();
+    await sessions.close();
     await Promise.allSettled(running.splice(0).map((server) => server.close()));
     metrics?.close();
+    await store?.close();
   };
   /** What /readyz asks; a shared store adds its own check here (a Redis PING). */
   const readiness: Record<string, ReadinessCheck> = {
     listeners: async () => (closing ? 'shutting down' : undefined),
   };
+  if (store) readiness.redis = () => store.ping().then(() => undefined, () => 'redis unreachable: logins fail closed');
   try {
     if (config.sftp) running.push(await startSftpServer(context, config.sftp));
     if (config.ftp) running.push(await startFtpServer(context, config.ftp));

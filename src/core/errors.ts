@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'WEAK_CRYPTO',
   'SESSION_ENDED',
   'SHUTTING_DOWN',
+  'UNAVAILABLE',
   'INTERNAL',
   'LIMIT_REACHED',
 ] as const;

@@ -9,8 +9,13 @@ export {
   type SessionManagerOptions,
   type SessionManagerEvents,
   type SessionSummary,
+  DEFAULT_SESSION_TTL_MS,
   type LoginOutcome,
 } from './sessions.js';
+export { MemoryStore } from './store/memory-store.js';
+export { RedisStore, type RedisStoreOptions } from './store/redis-store.js';
+export type { GatewayStore, SessionRecord } from './store/store.js';
+export type { LockoutCounters, CounterRule, Reservation } from './store/counters.js';
 export {
   JsonFileUserDirectory,
   StaticUserDirectory,

@@ -5,12 +5,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { GatewayError, type ErrorCode } from './errors.js';
+import { ERROR_CODES, GatewayError, type ErrorCode } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { matchLanguage } from './messages.js';
 import { verifyPassword } from './passwords.js';
 import { allowed2faMethods, checkTransport, type Transport } from './policy.js';
 import { Session, type Protocol } from './session.js';
+import { MemoryStore } from './store/memory-store.js';
+import type { GatewayStore, SessionRecord } from './store/store.js';
 import { normalizeSource } from './source-address.js';
 import { LoginThrottle, type LockoutConfig, type LoginAttempt, type Lock, DEFAULT_LOCKOUT } from './throttle.js';
 import { TotpVerifier, type Clock } from './totp.js';
@@ -56,11 +58,15 @@ export interface SessionManagerOptions {
   maxSessionsPerUser?: number;
   logger?: Logger;
   clock?: Clock;
-  /** A stable name of this process in session listings; default `<hostname>:<pid>`. */
+  /** Where sessions, partial logins, the replay guard and the lockout live; default: this process. */
+  store?: GatewayStore;
+  /** A stable id of this process among the nodes sharing the store; default: host, pid and a nonce. */
   node?: string;
+  /** How long a session stays in the store after its node's last heartbeat. */
+  storeTtlMs?: number;
 }
 
-/** One live session as an operator sees it (admin API, CLI): no credential but the id. */
+/** One session as an operator sees it (admin API, CLI), wherever it is held: no credential but the id. */
 export interface SessionSummary {
   id: string;
   username: string;
@@ -68,9 +74,9 @@ export interface SessionSummary {
   remote_address: string;
   /** ISO 8601. */
   created_at: string;
-  /** ISO 8601: the last login, request, connection attach or detach. */
+  /** ISO 8601: the last login, request, connection attach or detach (another node's: as of its last refresh). */
   last_active_at: string;
-  /** The process holding the session. */
+  /** The node (process) holding the session's connections. */
   node: string;
   /** Live SFTP/FTP connections attached to it (0 for HTTP logins). */
   connections: number;
@@ -89,11 +95,6 @@ export interface SessionManagerEvents {
   deleted: [session: Session, reason: ErrorCode];
 }
 
-interface PartialLogin {
-  username: string;
-  expiresAt: number;
-}
-
 interface LiveSession {
   session: Session;
   connections: Set<ConnectionHandle>;
@@ -105,35 +106,45 @@ const PARTIAL_TTL_MS = 5 * 60_000;
 const DEFAULT_IDLE_MS = 6 * 60 * 60_000;
 const DEDUPE_WINDOW_MS = 30_000;
 const DEFAULT_MAX_SESSIONS_PER_USER = 100;
-const MAX_PARTIALS = 10_000;
+/** A node refreshes its sessions in the store every third of this; a dead node's leave after it. */
+export const DEFAULT_SESSION_TTL_MS = 30_000;
 const APPENDED_CODE = /^([\s\S]*?)(\d{6})$/;
 
 const newId = (): string => randomBytes(20).toString('hex');
 
 export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly throttle: LoginThrottle;
+  /** This process's id among the nodes sharing the store. */
+  readonly node: string;
   private readonly totp: TotpVerifier;
+  private readonly state: GatewayStore;
   private readonly live = new Map<string, LiveSession>();
-  private readonly partials = new Map<string, PartialLogin>();
-  private readonly recentFailures = new Map<string, number>();
+  /** Store removals under way (close() waits for them before the store goes). */
+  private readonly removals = new Set<Promise<unknown>>();
   /** The last queued login attempt per username (see oneAtATime). */
   private readonly attempts = new Map<string, Promise<void>>();
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly idleMs: number;
   private readonly idleTimer: NodeJS.Timeout;
-  /** This process's name in session listings. */
-  readonly node: string;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly storeTtlMs: number;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
     this.clock = options.clock ?? Date.now;
     this.logger = (options.logger ?? silentLogger).child({ component: 'sessions' });
-    this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock);
-    this.totp = new TotpVerifier(this.clock);
+    this.state = options.store ?? new MemoryStore(this.clock);
+    this.node = options.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock, this.state.counters);
+    this.totp = new TotpVerifier(this.clock, this.state);
     this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
-    this.node = options.node ?? `${hostname()}:${process.pid}`;
     this.idleTimer = setInterval(() => this.expireIdle(), Math.min(60_000, this.idleMs)).unref();
+    this.storeTtlMs = options.storeTtlMs ?? DEFAULT_SESSION_TTL_MS;
+    this.heartbeat = setInterval(() => void this.refreshStore(), this.storeTtlMs / 3).unref();
+    this.state.onEndRequest(this.node, (id, reason) => {
+      this.endLocal(id, (ERROR_CODES as readonly string[]).includes(reason) ? (reason as ErrorCode) : 'SESSION_ENDED');
+    });
   }
 
   /** Logs in. Resolves with the new Session or rejects with a GatewayError (a login refusal). */
@@ -160,38 +171,55 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     }
   }
 
-  /** The live session with this id (and marks it used); undefined if unknown or idle too long. */
-  get(id: string): Session | undefined {
+  /**
+   * The session with this id, held here (and then marked used) or by another node; undefined if
+   * unknown or idle too long. Rejects with UNAVAILABLE when a shared store cannot answer.
+   */
+  async get(id: string): Promise<Session | undefined> {
     const entry = this.live.get(id);
-    if (!entry) return undefined;
-    // The sweep runs at most once a minute: an idle session must not serve a request meanwhile.
-    if (this.isIdle(entry, this.clock())) {
-      this.delete(id, 'SESSION_ENDED');
-      return undefined;
+    if (entry) {
+      // The sweep runs at most once a minute: an idle session must not serve a request meanwhile.
+      if (this.isIdle(entry, this.clock())) {
+        this.endLocal(id, 'SESSION_ENDED');
+        return undefined;
+      }
+      entry.lastUsed = this.clock();
+      return entry.session;
     }
-    entry.lastUsed = this.clock();
-    return entry.session;
+    const record = await this.state.getSession(id);
+    return record && record.node !== this.node ? sessionOf(record) : undefined;
   }
 
-  /** Every live session (callers `await` it: a shared store answers asynchronously). */
-  list(): SessionSummary[] {
-    return [...this.live.values()].map((entry) => ({
-      id: entry.session.id,
-      username: entry.session.username,
-      protocol: entry.session.origin.protocol,
-      remote_address: entry.session.origin.remoteAddress,
-      created_at: entry.session.origin.createdAt.toISOString(),
-      last_active_at: new Date(entry.lastUsed).toISOString(),
-      node: this.node,
-      connections: entry.connections.size,
-    }));
+  /** Every node's sessions (this node's first). */
+  async list(): Promise<SessionSummary[]> {
+    const local = [...this.live.values()].map((entry) => infoOf(this.record(entry)));
+    const remote = (await this.state.listSessions()).filter((record) => record.node !== this.node).map(infoOf);
+    return [...local, ...remote];
   }
 
-  /** Logs out: forgets the session and ends every connection attached to it. False if unknown. */
-  delete(id: string, reason: ErrorCode = 'SESSION_ENDED'): boolean {
+  /**
+   * Logs out: forgets the session and ends every connection attached to it, on whichever node holds
+   * them. False if unknown. A session held here ends before this returns.
+   */
+  async delete(id: string, reason: ErrorCode = 'SESSION_ENDED'): Promise<boolean> {
+    if (this.endLocal(id, reason)) return true;
+    const record = await this.state.removeSession(id);
+    if (!record) return false;
+    if (record.node !== this.node) await this.state.requestEnd(record.node, id, reason);
+    return true;
+  }
+
+  /** Ends a session held by this node, at once. */
+  private endLocal(id: string, reason: ErrorCode): boolean {
     const entry = this.live.get(id);
     if (!entry) return false;
     this.live.delete(id);
+    const removal = this.state.removeSession(id).catch((err: unknown) => {
+      // Unreachable store: the record expires by itself (no heartbeat refreshes it any more).
+      this.logger.warn({ event: 'store_remove_failed', session: entry.session.ref, err }, 'session left in the store until it expires');
+    });
+    this.removals.add(removal);
+    void removal.then(() => this.removals.delete(removal));
     const error = new GatewayError(reason, `session ${entry.session.ref} ended: ${reason}`, {
       text: reason === 'SHUTTING_DOWN' ? 'shutting_down' : 'session_ended',
     });
@@ -217,7 +245,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return () => {
       if (!entry.connections.delete(connection)) return;
       entry.lastUsed = this.clock();
-      if (entry.endWithConnection && entry.connections.size === 0) this.delete(entry.session.id, 'SESSION_ENDED');
+      if (entry.endWithConnection && entry.connections.size === 0) this.endLocal(entry.session.id, 'SESSION_ENDED');
     };
   }
 
@@ -236,10 +264,12 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     checkTransport(session, transport);
   }
 
-  /** Ends every session (server shutdown). */
-  close(): void {
+  /** Ends every session of this node (server shutdown); resolves when the store has forgotten them. */
+  async close(): Promise<void> {
     clearInterval(this.idleTimer);
-    for (const id of [...this.live.keys()]) this.delete(id, 'SHUTTING_DOWN');
+    clearInterval(this.heartbeat);
+    for (const id of [...this.live.keys()]) this.endLocal(id, 'SHUTTING_DOWN');
+    await Promise.allSettled([...this.removals]);
   }
 
   /**
@@ -262,7 +292,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     try {
       return await this.authenticate(request, attempt);
     } finally {
-      await attempt.end();
+      // An unreachable store cannot settle: the reservations expire there by themselves.
+      await attempt.end().catch((err: unknown) => this.logger.warn({ event: 'throttle_settle_failed', err }, 'attempt not settled'));
     }
   }
 
@@ -288,10 +319,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     // Past the password (or key) the user is known: refusals may speak the user's language.
     try {
       if (user.totp_secret && request.partial_session_id === undefined && code === undefined) {
-        throw this.codeRequired(user, request);
+        throw await this.codeRequired(user, request);
       }
-      if (user.totp_secret && !this.totp.verify(user.username, user.totp_secret, code ?? '')) {
-        this.recordFailure(request, attempt);
+      if (user.totp_secret && !(await this.totp.verify(user.username, user.totp_secret, code ?? ''))) {
+        await this.recordFailure(request, attempt);
         throw new GatewayError('CODE_INCORRECT', 'wrong or replayed one-time code', { text: 'code_incorrect' });
       }
 
@@ -306,7 +337,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
       checkTransport(user, request.transport);
       attempt.succeeded();
-      return this.store(user, request);
+      return await this.keep(user, request);
     } catch (err) {
       if (err instanceof GatewayError) err.language ??= user.language;
       throw err;
@@ -327,49 +358,41 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
         return { user, appendedCode: split[2]! };
       }
     }
-    this.recordFailure(request, attempt);
+    await this.recordFailure(request, attempt);
     throw new GatewayError('AUTH_FAILED', user ? 'wrong credentials' : 'unknown user', { text: 'auth_failed' });
   }
 
   private async resumePartial(request: LoginRequest): Promise<UserRecord> {
-    const id = request.partial_session_id!;
-    const partial = this.partials.get(id);
-    this.partials.delete(id); // single use, whatever happens next
-    const user = partial && partial.expiresAt > this.clock() && partial.username === request.username
-      ? await this.options.users.findUser(request.username)
-      : undefined;
+    const username = await this.state.takePartial(request.partial_session_id!); // single use, whatever happens next
+    const user = username === request.username ? await this.options.users.findUser(request.username) : undefined;
     if (!user) {
       throw new GatewayError('PARTIAL_SESSION_INVALID', 'unknown or expired partial_session_id', {
         text: 'partial_session_invalid',
       });
     }
-    if (request.otp === undefined) throw this.codeRequired(user, request);
+    if (request.otp === undefined) throw await this.codeRequired(user, request);
     return user;
   }
 
-  private codeRequired(user: UserRecord, request: LoginRequest): GatewayError {
-    const now = this.clock();
-    for (const [key, p] of this.partials) if (p.expiresAt <= now || this.partials.size >= MAX_PARTIALS) this.partials.delete(key);
+  private async codeRequired(user: UserRecord, request: LoginRequest): Promise<GatewayError> {
     const partialId = newId();
-    this.partials.set(partialId, { username: user.username, expiresAt: now + (this.options.partialSessionTtlMs ?? PARTIAL_TTL_MS) });
+    await this.state.putPartial(partialId, user.username, this.options.partialSessionTtlMs ?? PARTIAL_TTL_MS);
     return new GatewayError('CODE_REQUIRED', 'one-time code required', {
       text: request.otpMayBeAppended ? 'code_required_appended' : 'code_required',
       data: { partial_session_id: partialId, two_factor_authentication_methods: ['totp'] },
     });
   }
 
-  private recordFailure(request: LoginRequest, attempt: LoginAttempt): void {
+  private async recordFailure(request: LoginRequest, attempt: LoginAttempt): Promise<void> {
     if (request.dedupeKey !== undefined) {
-      const now = this.clock();
-      for (const [key, at] of this.recentFailures) if (at <= now - DEDUPE_WINDOW_MS) this.recentFailures.delete(key);
       const key = createHash('sha256').update(request.dedupeKey).digest('hex');
-      if (this.recentFailures.has(key)) return;
-      this.recentFailures.set(key, now);
+      if (!(await this.state.claimOnce(`retry:${key}`, DEDUPE_WINDOW_MS))) return;
     }
     attempt.failed();
   }
 
-  private store(user: UserRecord, request: LoginRequest): Session {
+  /** Keeps a new session here and in the store; an unreachable store refuses the login. */
+  private async keep(user: UserRecord, request: LoginRequest): Promise<Session> {
     this.makeRoomFor(user.username);
     const session = new Session(
       {
@@ -395,14 +418,36 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       },
       { username: user.username, protocol: request.protocol, remoteAddress: request.remoteAddress, createdAt: new Date(this.clock()) },
     );
-    this.live.set(session.id, {
-      session,
-      connections: new Set(),
-      endWithConnection: request.endWithConnection ?? false,
-      lastUsed: this.clock(),
-    });
+    const entry: LiveSession = { session, connections: new Set(), endWithConnection: request.endWithConnection ?? false, lastUsed: this.clock() };
+    this.live.set(session.id, entry);
+    try {
+      await this.state.saveSessions([this.record(entry)], this.storeTtlMs);
+    } catch (err) {
+      this.live.delete(session.id);
+      throw err;
+    }
     this.emit('created', session);
     return session;
+  }
+
+  private record(entry: LiveSession): SessionRecord {
+    const { origin } = entry.session;
+    return {
+      fields: entry.session.toJSON(),
+      origin: { ...origin, createdAt: origin.createdAt.toISOString() },
+      node: this.node,
+      lastActiveAt: new Date(entry.lastUsed).toISOString(),
+      connections: entry.connections.size,
+    };
+  }
+
+  /** The heartbeat: this node's sessions stay in the store while it lives (and return after a store outage). */
+  private async refreshStore(): Promise<void> {
+    try {
+      await this.state.saveSessions([...this.live.values()].map((entry) => this.record(entry)), this.storeTtlMs);
+    } catch (err) {
+      this.logger.warn({ event: 'store_refresh_failed', err }, 'sessions not refreshed in the store');
+    }
   }
 
   private makeRoomFor(username: string): void {
@@ -410,7 +455,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     const mine = [...this.live.values()].filter((entry) => entry.session.username === username);
     const evictable = mine.filter((entry) => entry.connections.size === 0).sort((a, b) => a.lastUsed - b.lastUsed);
     for (let excess = mine.length - cap + 1; excess > 0 && evictable.length > 0; excess--) {
-      this.delete(evictable.shift()!.session.id, 'SESSION_ENDED');
+      this.endLocal(evictable.shift()!.session.id, 'SESSION_ENDED');
     }
   }
 
@@ -421,7 +466,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
   private expireIdle(): void {
     const now = this.clock();
-    for (const [id, entry] of this.live) if (this.isIdle(entry, now)) this.delete(id, 'SESSION_ENDED');
+    for (const [id, entry] of this.live) if (this.isIdle(entry, now)) this.endLocal(id, 'SESSION_ENDED');
   }
 }
 
@@ -440,4 +485,21 @@ function describeTransport(transport: Transport): Record<string, unknown> {
   if (transport.kind === 'ssh') return { ssh: transport.algorithms };
   if (transport.kind === 'ftp') return { tls: transport.tlsVersion ?? 'none' };
   return {};
+}
+
+function sessionOf(record: SessionRecord): Session {
+  return new Session(record.fields, { ...record.origin, createdAt: new Date(record.origin.createdAt) });
+}
+
+function infoOf(record: SessionRecord): SessionSummary {
+  return {
+    id: record.fields.id,
+    username: record.origin.username,
+    protocol: record.origin.protocol,
+    remote_address: record.origin.remoteAddress,
+    created_at: record.origin.createdAt,
+    last_active_at: record.lastActiveAt,
+    node: record.node,
+    connections: record.connections,
+  };
 }

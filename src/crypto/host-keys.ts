@@ -1,7 +1,8 @@
 /** SSH host keys: read from the configured paths, or generated into certsDir once and reused. */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { publishOnce } from './publish-once.js';
 
 const GENERATED = [
   { file: 'ssh_host_ed25519_key', generate: () => usableKeyPair(() => ssh2.utils.generateKeyPairSync('ed25519')) },
@@ -41,11 +42,9 @@ export async function loadOrCreateHostKeys(configured: string[], certsDir: strin
       const existing = await readFile(keyPath).catch(() => undefined);
       if (existing) return existing;
       const { private: privateKey, public: publicKey } = generate();
-      await writeFile(keyPath, privateKey, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err; // another process won the race: use its key
-      });
-      await writeFile(`${keyPath}.pub`, `${publicKey}\n`, { mode: 0o644 }).catch(() => {});
-      return readFile(keyPath);
+      const published = await publishOnce(keyPath, privateKey, 0o600);
+      if (published.equals(Buffer.from(privateKey))) await publishOnce(`${keyPath}.pub`, `${publicKey}\n`, 0o644);
+      return published;
     }),
   );
 }

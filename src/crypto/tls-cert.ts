@@ -1,8 +1,9 @@
 /** The FTPS certificate: from config, or a self-signed one made with node-forge into certsDir once. */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import forge from 'node-forge';
+import { publishOnce, readWhenPublished } from './publish-once.js';
 
 export interface TlsMaterial {
   cert: Buffer;
@@ -50,7 +51,8 @@ export async function loadOrCreateTlsMaterial(configured: { cert: string; key: s
   if (cert && key) return { cert, key };
   await mkdir(certsDir, { recursive: true });
   const made = createSelfSignedCertificate();
-  await writeFile(keyPath, made.key, { mode: 0o600 });
-  await writeFile(certPath, made.cert, { mode: 0o644 });
-  return { cert: Buffer.from(made.cert), key: Buffer.from(made.key) };
+  // The key decides the race: whoever published it publishes the matching certificate next.
+  const publishedKey = await publishOnce(keyPath, made.key, 0o600);
+  if (!publishedKey.equals(Buffer.from(made.key))) return { cert: await readWhenPublished(certPath), key: publishedKey };
+  return { cert: await publishOnce(certPath, made.cert, 0o644), key: publishedKey };
 }

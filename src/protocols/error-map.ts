@@ -62,6 +62,8 @@ export const ERROR_MAP: Record<ErrorCode, ErrorReply> = {
   WEAK_CRYPTO: { sftp: S.PERMISSION_DENIED, ftp: 530, http: http(403, 'not-authorized/insecure-protocol', 'Insecure Protocol'), text: 'permission_denied' },
   SESSION_ENDED: { sftp: S.CONNECTION_LOST, ftp: 421, http: NOT_AUTHENTICATED('invalid-session', 'Invalid Session'), text: 'session_ended' },
   SHUTTING_DOWN: { sftp: S.CONNECTION_LOST, ftp: 421, http: http(503, 'service-unavailable', 'Service Unavailable'), text: 'shutting_down' },
+  // The shared session store is unreachable: logins fail closed until it returns.
+  UNAVAILABLE: { sftp: S.FAILURE, ftp: 421, http: http(503, 'service-unavailable', 'Service Unavailable'), text: 'unavailable' },
   INTERNAL: { sftp: S.FAILURE, ftp: 451, http: http(500, 'internal-server-error', 'Internal Server Error'), text: 'internal' },
   // A per-connection resource limit (open handles): the client may retry after closing something.
   LIMIT_REACHED: { sftp: S.FAILURE, ftp: 451, http: http(429, 'rate-limited/too-many-requests', 'Too Many Requests'), text: 'limit_reached' },

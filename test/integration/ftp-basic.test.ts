@@ -296,19 +296,19 @@ describe('ftp adapter with basic-ftp', () => {
 
   it('logging out through the core ends the control connection with 421 within 1 second', async () => {
     const ftp = await raw('leaver');
-    const session = gw.gateway.sessions.list().find((s) => s.username === 'leaver');
+    const session = (await gw.gateway.sessions.list()).find((s) => s.username === 'leaver');
     expect(session).toBeDefined();
     const started = Date.now();
-    expect(gw.gateway.sessions.delete(session!.id)).toBe(true);
+    expect(await gw.gateway.sessions.delete(session!.id)).toBe(true);
     expect(await ftp.reply(1_000)).toEqual({ code: 421, text: '421 Your session has ended (logged out).' });
     await ftp.closed();
     expect(Date.now() - started).toBeLessThan(1_000);
     // A session that ends with its connection: closing a logged-in client removes it.
     const again = await raw('leaver');
-    expect(gw.gateway.sessions.list().filter((s) => s.username === 'leaver')).toHaveLength(1);
+    expect((await gw.gateway.sessions.list()).filter((s) => s.username === 'leaver')).toHaveLength(1);
     again.close();
-    for (let i = 0; i < 50 && gw.gateway.sessions.list().some((s) => s.username === 'leaver'); i++) await sleep(20);
-    expect(gw.gateway.sessions.list().filter((s) => s.username === 'leaver')).toHaveLength(0);
+    for (let i = 0; i < 50 && (await gw.gateway.sessions.list()).some((s) => s.username === 'leaver'); i++) await sleep(20);
+    expect((await gw.gateway.sessions.list()).filter((s) => s.username === 'leaver')).toHaveLength(0);
   });
 });
 

@@ -225,7 +225,7 @@ describe('log in and out over plain HTTP', () => {
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(res.headers.get('cache-control')).toBe('no-store');
     const session = (await res.json()) as Record<string, unknown>;
-    expect(session).toEqual(t.gateway.sessions.get(session.id as string)!.toJSON());
+    expect(session).toEqual((await t.gateway.sessions.get(session.id as string))!.toJSON());
   });
 
   it('logs out with 204 and no body; then the id is invalid', async () => {
@@ -234,7 +234,7 @@ describe('log in and out over plain HTTP', () => {
     expect(res.status).toBe(204);
     expect(res.headers.get('content-type')).toBeNull();
     expect(await res.text()).toBe('');
-    expect(t.gateway.sessions.get(id)).toBeUndefined();
+    expect((await t.gateway.sessions.get(id))).toBeUndefined();
     await expectError(await fetch(url(SESSIONS), { method: 'DELETE', headers: { 'X-FilesAPI-Auth': id } }), 401, 'not-authenticated/invalid-session');
   });
 

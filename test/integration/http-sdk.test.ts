@@ -84,7 +84,7 @@ describe('log in and read the Session', () => {
     }
     expect(session.use_provided_modified_at).toBe(true);
 
-    const live = t.gateway.sessions.get(session.id);
+    const live = (await t.gateway.sessions.get(session.id));
     expect(live?.username).toBe('alice');
     expect(live?.origin.protocol).toBe('http');
   });
@@ -109,7 +109,7 @@ describe('log out', () => {
     } finally {
       Files.setSessionId(null);
     }
-    expect(t.gateway.sessions.get(session.id)).toBeUndefined();
+    expect((await t.gateway.sessions.get(session.id))).toBeUndefined();
 
     const err = await sdkError(Session.delete({ sessionId: session.id }), Errors.NotAuthenticated_InvalidSessionError);
     expect(err).toBeInstanceOf(Errors.NotAuthenticatedError);
@@ -126,12 +126,12 @@ describe('two-factor authentication (TOTP)', () => {
     );
     expect(err.data.partial_session_id).toMatch(HEX40);
     expect(err.data.two_factor_authentication_methods).toEqual(['totp']);
-    expect(t.gateway.sessions.list().filter((s) => s.username === 'tom')).toEqual([]);
+    expect((await t.gateway.sessions.list()).filter((s) => s.username === 'tom')).toEqual([]);
 
     const otp = TotpVerifier.generate(TOTP_SECRET, Date.now());
     const session = await Session.create({ username: 'tom', partial_session_id: err.data.partial_session_id, otp });
     expect(session.id).toMatch(HEX40);
-    expect(t.gateway.sessions.get(session.id)?.username).toBe('tom');
+    expect((await t.gateway.sessions.get(session.id))?.username).toBe('tom');
 
     // The partial session was single use.
     await sdkError(
@@ -142,7 +142,7 @@ describe('two-factor authentication (TOTP)', () => {
 
   it('accepts the code together with the password in one call', async () => {
     const session = await Session.create({ username: 'tina', password: 'tina-pw', otp: TotpVerifier.generate(TOTP_SECRET, Date.now()) });
-    expect(t.gateway.sessions.get(session.id)?.username).toBe('tina');
+    expect((await t.gateway.sessions.get(session.id))?.username).toBe('tina');
   });
 
   it('refuses a wrong code and a replayed one', async () => {

@@ -14,8 +14,8 @@ const PASSWORD = 'lifecycle pw';
 const sshConnect = (gw: TestGateway, username: string) => sshLogin(gw, username, PASSWORD);
 const ftpConnect = (gw: TestGateway, username: string) => ftpLogin(gw, username, PASSWORD);
 
-const sessionOf = (gw: TestGateway, username: string, protocol: string) =>
-  gw.gateway.sessions.list().find((s) => s.username === username && s.protocol === protocol);
+const sessionOf = async (gw: TestGateway, username: string, protocol: string) =>
+  (await gw.gateway.sessions.list()).find((s) => s.username === username && s.protocol === protocol);
 
 describe('session lifecycle across protocols', () => {
   let gw: TestGateway;
@@ -42,14 +42,14 @@ describe('session lifecycle across protocols', () => {
     const sftpClient = await sshConnect(gw, 'lena');
     const ftp = await ftpConnect(gw, 'lena');
     const ftpGone = ftpClosed(ftp);
-    const sftpSession = sessionOf(gw, 'lena', 'sftp')!;
-    const ftpSession = sessionOf(gw, 'lena', 'ftp')!;
+    const sftpSession = (await sessionOf(gw, 'lena', 'sftp'))!;
+    const ftpSession = (await sessionOf(gw, 'lena', 'ftp'))!;
     expect(sftpSession).toBeDefined();
     expect(ftpSession).toBeDefined();
 
     const started = Date.now();
-    expect(gw.gateway.sessions.delete(sftpSession.id)).toBe(true);
-    expect(gw.gateway.sessions.delete(ftpSession.id)).toBe(true);
+    expect(await gw.gateway.sessions.delete(sftpSession.id)).toBe(true);
+    expect(await gw.gateway.sessions.delete(ftpSession.id)).toBe(true);
     expect((await sftpClient.closed) - started).toBeLessThan(1000);
     const ftpEnd = await ftpGone;
     expect(ftpEnd.at - started).toBeLessThan(1000);
@@ -64,12 +64,12 @@ describe('session lifecycle across protocols', () => {
 
   it('an SFTP or FTP session ends when its connection closes', async () => {
     const { ssh, closed } = await sshConnect(gw, 'lena');
-    expect(sessionOf(gw, 'lena', 'sftp')).toBeDefined();
+    expect(await sessionOf(gw, 'lena', 'sftp')).toBeDefined();
     ssh.end();
     await closed;
     await expect.poll(() => sessionOf(gw, 'lena', 'sftp'), { timeout: 2000 }).toBeUndefined();
     const ftp = await ftpConnect(gw, 'lena');
-    expect(sessionOf(gw, 'lena', 'ftp')).toBeDefined();
+    expect(await sessionOf(gw, 'lena', 'ftp')).toBeDefined();
     ftp.close();
     await expect.poll(() => sessionOf(gw, 'lena', 'ftp'), { timeout: 2000 }).toBeUndefined();
   });
@@ -91,7 +91,7 @@ describe('session lifecycle across protocols', () => {
     expect(logout.status).toBe(204);
     expect(endedWith).toBe('SESSION_ENDED');
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(gw.gateway.sessions.get(id)).toBeUndefined();
+    expect((await gw.gateway.sessions.get(id))).toBeUndefined();
   });
 
   it('speaks German to a language "de" user over SFTP and FTP', async () => {
@@ -163,6 +163,6 @@ describe('session lifecycle across protocols', () => {
     expect(mine.find((e) => e.event === 'denied')).toMatchObject({ op: 'remove', path: '/nothing', reason: 'PERMISSION_DENIED' });
     const text = JSON.stringify(mine);
     expect(text).not.toContain(PASSWORD);
-    for (const session of gw.gateway.sessions.list()) expect(text).not.toContain(session.id);
+    for (const session of (await gw.gateway.sessions.list())) expect(text).not.toContain(session.id);
   });
 });

@@ -220,7 +220,7 @@ describe.skipIf(!hasCommand('sftp') || !hasCommand('sshpass') || !hasCommand('ss
   });
 
   it('logging the session out drops a running sftp within a second', async () => {
-    const before = new Set(gw.gateway.sessions.list().map((s) => s.id));
+    const before = new Set((await gw.gateway.sessions.list()).map((s) => s.id));
     const child = spawn('sftp', ['-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-i', identity, 'keyed@127.0.0.1'], {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
@@ -228,7 +228,7 @@ describe.skipIf(!hasCommand('sftp') || !hasCommand('sshpass') || !hasCommand('ss
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       let id: string | undefined;
-      await expect.poll(() => (id = gw.gateway.sessions.list().find((s) => !before.has(s.id))?.id), { timeout: 10_000 }).toBeDefined();
+      await expect.poll(async () => (id = (await gw.gateway.sessions.list()).find((s) => !before.has(s.id))?.id), { timeout: 10_000 }).toBeDefined();
       const started = Date.now();
       gw.gateway.sessions.delete(id!);
       // sftp reports its ssh transport gone at once (it exits only at its next command).

@@ -314,16 +314,16 @@ describe('SFTP requests (ssh2 client)', () => {
 
   it('logging the session out disconnects the client within a second', async () => {
     const session = await sshLogin(port, { username: 'alice', password: PW });
-    const live = gw.gateway.sessions.list().filter((s) => s.username === 'alice');
+    const live = (await gw.gateway.sessions.list()).filter((s) => s.username === 'alice');
     expect(live.length).toBeGreaterThan(0);
     const started = Date.now();
     for (const s of live) gw.gateway.sessions.delete(s.id);
     await session.closed;
     expect(Date.now() - started).toBeLessThan(1000);
     // Closing the connection ends its session (endWithConnection).
-    const before = new Set(gw.gateway.sessions.list().map((s) => s.id));
+    const before = new Set((await gw.gateway.sessions.list()).map((s) => s.id));
     const again = await sshLogin(port, { username: 'reader', password: PW });
-    const id = gw.gateway.sessions.list().find((s) => !before.has(s.id))!.id;
+    const id = (await gw.gateway.sessions.list()).find((s) => !before.has(s.id))!.id;
     again.end();
     await again.closed;
     await expect.poll(() => gw.gateway.sessions.get(id), { timeout: 2000 }).toBeUndefined();

@@ -42,7 +42,7 @@ export async function deleteSession(context: AdapterContext, call: ApiCall): Pro
     throw new RequestError('authentication_required', 'Send the session id in the X-FilesAPI-Auth header.');
   }
   // get() first: a session past its idle time is gone even if the periodic sweep has not run yet.
-  if (!context.sessions.get(id) || !context.sessions.delete(id)) {
+  if (!(await context.sessions.get(id)) || !(await context.sessions.delete(id))) {
     throw new GatewayError('SESSION_ENDED', 'logout with an unknown or expired session id', { text: 'session_ended' });
   }
   sendNoContent(call.res);

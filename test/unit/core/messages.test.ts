@@ -31,6 +31,7 @@ const KEYS = Object.keys({
   weak_ssh: true,
   session_ended: true,
   shutting_down: true,
+  unavailable: true,
   internal: true,
   sftp_only: true,
   limit_reached: true,

@@ -60,7 +60,7 @@ describe('delete (log out)', () => {
     sessions.attach(session.id, b);
     sessions.attach(other.id, bystander);
 
-    expect(sessions.delete(session.id)).toBe(true);
+    expect(await sessions.delete(session.id)).toBe(true);
     for (const handle of [a, b]) {
       expect(handle.ended).toHaveLength(1);
       expect(handle.ended[0]!.code).toBe('SESSION_ENDED');
@@ -68,10 +68,10 @@ describe('delete (log out)', () => {
     }
     expect(bystander.ended).toEqual([]);
     expect(deleted).toEqual([{ id: session.id, reason: 'SESSION_ENDED' }]);
-    expect(sessions.get(session.id)).toBeUndefined();
-    expect(sessions.get(other.id)).toBe(other);
+    expect(await sessions.get(session.id)).toBeUndefined();
+    expect(await sessions.get(other.id)).toBe(other);
 
-    expect(sessions.delete(session.id)).toBe(false);
+    expect(await sessions.delete(session.id)).toBe(false);
     expect(deleted).toHaveLength(1);
     expect(a.ended).toHaveLength(1);
   });
@@ -83,7 +83,7 @@ describe('delete (log out)', () => {
     sessions.attach(session.id, kept);
     const detach = sessions.attach(session.id, gone);
     detach();
-    sessions.delete(session.id);
+    await sessions.delete(session.id);
     expect(kept.ended).toHaveLength(1);
     expect(gone.ended).toEqual([]);
   });
@@ -91,7 +91,7 @@ describe('delete (log out)', () => {
   it('ends a connection that attaches to a session already gone', async () => {
     const { sessions, login } = setup();
     const session = await login();
-    sessions.delete(session.id);
+    await sessions.delete(session.id);
     const late = connection();
     sessions.attach(session.id, late);
     expect(late.ended.map((e) => e.code)).toEqual(['SESSION_ENDED']);
@@ -105,7 +105,7 @@ describe('delete (log out)', () => {
     sessions.close();
     expect(handle.ended.map((e) => [e.code, e.text])).toEqual([['SHUTTING_DOWN', 'shutting_down']]);
     expect(deleted).toEqual([{ id: session.id, reason: 'SHUTTING_DOWN' }]);
-    expect(sessions.list()).toEqual([]);
+    expect((await sessions.list())).toEqual([]);
   });
 });
 
@@ -116,9 +116,9 @@ describe('a session that ends with its connection (SFTP, FTP logins)', () => {
     const detachFirst = sessions.attach(session.id, connection());
     const detachSecond = sessions.attach(session.id, connection());
     detachFirst();
-    expect(sessions.get(session.id)).toBe(session);
+    expect(await sessions.get(session.id)).toBe(session);
     detachSecond();
-    expect(sessions.get(session.id)).toBeUndefined();
+    expect(await sessions.get(session.id)).toBeUndefined();
     expect(deleted).toEqual([{ id: session.id, reason: 'SESSION_ENDED' }]);
     detachSecond(); // a second detach is harmless
     expect(deleted).toHaveLength(1);
@@ -128,7 +128,7 @@ describe('a session that ends with its connection (SFTP, FTP logins)', () => {
     const { sessions, login } = setup();
     const session = await login();
     sessions.attach(session.id, connection())();
-    expect(sessions.get(session.id)).toBe(session);
+    expect(await sessions.get(session.id)).toBe(session);
   });
 });
 
@@ -137,13 +137,13 @@ describe('idle expiry (HTTP logins)', () => {
     const { sessions, clock, deleted, login } = setup();
     const session = await login();
     clock.advance(IDLE_MS - 1_000);
-    expect(sessions.get(session.id)).toBe(session); // a use: the idle time starts again
+    expect(await sessions.get(session.id)).toBe(session); // a use: the idle time starts again
     clock.advance(IDLE_MS - 1_000);
-    expect(sessions.get(session.id)).toBe(session);
+    expect(await sessions.get(session.id)).toBe(session);
     clock.advance(IDLE_MS + 1);
     // The lookup itself refuses it, without waiting for the periodic sweep.
-    expect(sessions.get(session.id)).toBeUndefined();
-    expect(sessions.list()).toEqual([]);
+    expect(await sessions.get(session.id)).toBeUndefined();
+    expect((await sessions.list())).toEqual([]);
     expect(deleted).toEqual([{ id: session.id, reason: 'SESSION_ENDED' }]);
   });
 
@@ -153,11 +153,11 @@ describe('idle expiry (HTTP logins)', () => {
     const handle = connection();
     const detach = sessions.attach(session.id, handle);
     clock.advance(10 * IDLE_MS);
-    expect(sessions.get(session.id)).toBe(session);
+    expect(await sessions.get(session.id)).toBe(session);
     expect(handle.ended).toEqual([]);
     detach(); // detaching counts as a use
     clock.advance(IDLE_MS - 1_000);
-    expect(sessions.get(session.id)).toBe(session);
+    expect(await sessions.get(session.id)).toBe(session);
   });
 
   it('the periodic sweep ends idle sessions nobody looks up', async () => {
@@ -170,7 +170,7 @@ describe('idle expiry (HTTP logins)', () => {
     clock.advance(idleMs + 1);
     const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('no sweep within 2 s'), 2_000).unref());
     expect(await Promise.race([ended, timeout])).toBe(idle.id);
-    expect(sessions.list().map((s) => s.id)).toEqual([busy.id]);
+    expect((await sessions.list()).map((s) => s.id)).toEqual([busy.id]);
   });
 });
 
@@ -189,11 +189,11 @@ describe('sessions per user are bounded', () => {
     clock.advance(1000);
     const newer = await login();
     clock.advance(1000);
-    sessions.get(older.id); // used: now newer is the least recently used idle one
+    await sessions.get(older.id); // used: now newer is the least recently used idle one
     clock.advance(1000);
     const fourth = await login();
-    expect(sessions.list().map((s) => s.id).sort()).toEqual([busy.id, older.id, fourth.id].sort());
-    expect(sessions.get(newer.id)).toBeUndefined();
+    expect((await sessions.list()).map((s) => s.id).sort()).toEqual([busy.id, older.id, fourth.id].sort());
+    expect(await sessions.get(newer.id)).toBeUndefined();
     expect(live.ended).toEqual([]); // a session with a live connection is never evicted
   });
 });

@@ -119,7 +119,7 @@ describe('public key probes (acceptsPublicKey)', () => {
       expect(await sessions.acceptsPublicKey('alice', { type: 'ssh-ed25519', blob: otherKey.blob })).toBe(false);
     }
     expect(await sessions.acceptsPublicKey('mallory', { type: 'ssh-ed25519', blob: aliceKey.blob })).toBe(false);
-    expect(sessions.list()).toEqual([]);
+    expect((await sessions.list())).toEqual([]);
     await login({ username: 'alice', password: 'alice-pw' });
   });
 });
@@ -398,22 +398,32 @@ describe('get, list, delete', () => {
     const a = await login({ username: 'alice', password: 'alice-pw' });
     const b = await login({ username: 'keyless', password: 'plain-pw' });
     expect(created).toEqual([a.id, b.id]);
-    expect(sessions.get(a.id)).toBe(a);
-    expect(sessions.list().map((s) => s.id).sort()).toEqual([a.id, b.id].sort());
+    expect(await sessions.get(a.id)).toBe(a);
+    expect((await sessions.list()).map((s) => s.id).sort()).toEqual([a.id, b.id].sort());
+    expect((await sessions.list()).find((s) => s.id === a.id)).toEqual({
+      id: a.id,
+      username: 'alice',
+      protocol: a.origin.protocol,
+      remote_address: a.origin.remoteAddress,
+      created_at: a.origin.createdAt.toISOString(),
+      last_active_at: expect.any(String),
+      node: sessions.node,
+      connections: 0,
+    });
 
-    expect(sessions.delete(a.id)).toBe(true);
-    expect(sessions.get(a.id)).toBeUndefined();
-    expect(sessions.list().map((s) => s.id)).toEqual([b.id]);
+    expect(await sessions.delete(a.id)).toBe(true);
+    expect(await sessions.get(a.id)).toBeUndefined();
+    expect((await sessions.list()).map((s) => s.id)).toEqual([b.id]);
     expect(deleted).toEqual([`${a.id}:SESSION_ENDED`]);
-    expect(sessions.delete(a.id)).toBe(false);
-    expect(sessions.get('f'.repeat(40))).toBeUndefined();
+    expect(await sessions.delete(a.id)).toBe(false);
+    expect(await sessions.get('f'.repeat(40))).toBeUndefined();
   });
 
   it('stores nothing for a refused login', async () => {
     const { login, sessions } = setup();
     await expectGatewayError(login({ username: 'alice', password: 'x' }), 'AUTH_FAILED');
     await expectGatewayError(login({ username: 'tom', password: 'tom-pw' }), 'CODE_REQUIRED');
-    expect(sessions.list()).toEqual([]);
+    expect((await sessions.list())).toEqual([]);
   });
 });
 
