@@ -45,7 +45,6 @@ async function main(): Promise<void> {
     const filegate = await startGatewayProcess(
       {
         storage,
-        logLevel: 'warn',
         redis: { url: redis.url, keyPrefix: 'bench:' },
         ftp: { host: '127.0.0.1', port: 0, passivePorts: [31900, 31949] },
         users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
