@@ -5,12 +5,11 @@
  * returns to the baseline, and a normal login works afterwards. Seeded, so a failure replays.
  */
 import net from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawFtp } from '../helpers/ftp.js';
+import { picker, prng, settledHeap } from '../helpers/fuzz.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 
 const PASSIVE: [number, number] = [31550, 31599];
@@ -18,21 +17,6 @@ const PASSWORD = 'fuzz-secret';
 const CONNECTIONS = 24;
 const MESSAGES_PER_CONNECTION = 40;
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VERBS = [
   'USER', 'PASS', 'AUTH', 'PBSZ', 'PROT', 'LANG', 'FEAT', 'HELP', 'OPTS', 'NOOP', 'SYST', 'STAT', 'TYPE', 'MODE', 'STRU', 'REST',
@@ -59,8 +43,7 @@ const HUGE = [
 ];
 
 function message(random: () => number): Buffer {
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const bytes = (length: number): Buffer => Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
+  const { pick, bytes } = picker(random);
   switch (Math.floor(random() * 7)) {
     case 0:
       return bytes(Math.floor(random() * 2000)); // raw noise, CR and LF where they fall
@@ -96,14 +79,6 @@ async function fuzzConnection(port: number, random: () => number, login: boolean
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000))]);
   socket.destroy();
   return received;
-}
-
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
 }
 
 describe('ftp control connection fuzz', () => {
