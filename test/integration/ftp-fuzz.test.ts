@@ -12,8 +12,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawFtp } from '../helpers/ftp.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31550, 31599];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'fuzz-secret';
 const CONNECTIONS = 24;
 const MESSAGES_PER_CONNECTION = 40;
