@@ -12,6 +12,7 @@ import path from 'node:path';
 import { hashPassword } from '../../src/core/index.js';
 import { startGatewayProcess, startRedis } from '../helpers/processes.js';
 import { benchRoot, expectHash, median, medianAndBest, sha256, writeRandomFile } from './helpers.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { startVsftpd } from './vsftpd-server.js';
 
 const MIB = Number(process.env.BENCH_MIB ?? 32);
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
       {
         storage,
         redis: { url: redis.url, keyPrefix: 'bench:' },
-        ftp: { host: '127.0.0.1', port: 0, passivePorts: [31900, 31949] },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
         users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
         lockout: { maxFailures: 5, maxFailuresPerSource: 1000, windowMinutes: 15, lockMinutes: 15 },
       },
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     cleanups.unshift(() => filegate.stop());
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
-    const vsftpd = await startVsftpd(vsftpdDir, [31950, 31999]);
+    const vsftpd = await startVsftpd(vsftpdDir, await passivePorts());
     cleanups.unshift(() => vsftpd.stop());
     await copyFile(source, path.join(vsftpd.uploadDir, 'big.bin'));
 

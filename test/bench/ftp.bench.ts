@@ -18,6 +18,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashPassword, verifyPassword } from '../../src/core/index.js';
 import { benchRoot, expectHash, median, medianAndBest, sha256, startFilegateProcess, writeRandomFile } from './helpers.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { startVsftpd } from './vsftpd-server.js';
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
       {
         storage: filegateStorage,
         certsDir: path.join(dir, 'filegate-certs'),
-        ftp: { host: '127.0.0.1', port: 0, passivePorts: [31800, 31849] },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
         users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
       },
       ['--initial-heap-size=128'], // as the filegate command runs
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     cleanups.unshift(() => filegate.stop());
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
-    const vsftpd = await startVsftpd(vsftpdDir, [31850, 31899]);
+    const vsftpd = await startVsftpd(vsftpdDir, await passivePorts());
     cleanups.unshift(() => vsftpd.stop());
 
     const targets: Target[] = [

@@ -10,6 +10,7 @@ import { sessionRef } from '../../src/core/index.js';
 import { runCli } from '../helpers/cli.js';
 import { ftpClosed, ftpConnect, memoryLogger, sshConnect } from '../helpers/clients.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
 const PASSWORD = 'admin-test pw';
 const TOKEN = 'admin-token-0123456789abcdef';
@@ -51,7 +52,7 @@ describe('admin API', () => {
     gw = await startGateway(
       {
         sftp: { host: '127.0.0.1', port: 0 },
-        ftp: { host: '127.0.0.1', port: 0, passivePorts: [33400, 33449] },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
         http: { host: '127.0.0.1', port: 0, adminToken: TOKEN },
         users: await Promise.all([user('ann', PASSWORD), user('ben', PASSWORD), user('cal', PASSWORD)]),
       },

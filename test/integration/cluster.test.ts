@@ -12,6 +12,7 @@ import { Client as FtpClient } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { hasCommand, user } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { startGatewayProcess, startRedis, type GatewayProcess, type RedisServer } from '../helpers/processes.js';
 import { call, sshLogin } from '../helpers/sftp.js';
 
@@ -58,7 +59,7 @@ describe.skipIf(!hasCommand('redis-server'))('filegate serve --workers 2', () =>
         users: [await user('alice', 'alice-pw')],
         redis: { url: redis.url, keyPrefix: 'cluster:' },
         sftp: { host: '127.0.0.1', port: 0 },
-        ftp: { host: '127.0.0.1', port: 0, passivePorts: [31660, 31679] },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
         http: { host: '127.0.0.1', port: 0 },
       },
       ['sftp', 'ftp', 'http'],

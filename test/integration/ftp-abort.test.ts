@@ -11,8 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawFtp, writeAll } from '../helpers/ftp.js';
 import { hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31400, 31449];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'abort-secret';
 const OLD = 'old content, 26 bytes....\n';
 const TRIALS = 3;

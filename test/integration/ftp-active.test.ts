@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliBinary } from '../helpers/cli.js';
 import { RawFtp, readAll, secureData } from '../helpers/ftp.js';
 import { hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31450, 31499];
+const PASSIVE = await passivePorts();
 /**
  * curl 7.87-7.88 skip TLS on an active data connection whatever the server does (curl issue 10666,
  * fixed in 8.0): active FTPS with curl is tested only with a fixed curl; lftp and a raw client cover it.

@@ -12,9 +12,10 @@ import { Client, FTPError } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier, type UserRecordInput } from '../../src/core/index.js';
 import { TOTP_SECRET, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { RawFtp, connectData, readAll } from '../helpers/ftp.js';
 
-const PASSIVE: [number, number] = [31000, 31099];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'basic-secret';
 const TLS_OPTIONS = { rejectUnauthorized: false };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

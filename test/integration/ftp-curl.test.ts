@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TotpVerifier } from '../../src/core/index.js';
 import { runCliBinary, type CliResult } from '../helpers/cli.js';
 import { TOTP_SECRET, hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31200, 31299];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'curl-secret';
 /** What curl needs to speak TLS 1.0 at all on OpenSSL 3. */
 const TLS_1_0 = ['--tlsv1.0', '--tls-max', '1.0', '--ciphers', 'DEFAULT@SECLEVEL=0'];

@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawFtp } from '../helpers/ftp.js';
 import { picker, prng, settledHeap } from '../helpers/fuzz.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31550, 31599];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'fuzz-secret';
 const CONNECTIONS = 24;
 const MESSAGES_PER_CONNECTION = 40;

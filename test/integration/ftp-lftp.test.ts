@@ -9,8 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31300, 31399];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'lftp-secret';
 const SETTINGS = [
   'set ssl:verify-certificate no',

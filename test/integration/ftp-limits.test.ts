@@ -7,8 +7,9 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawFtp } from '../helpers/ftp.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31500, 31549];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'limits-secret';
 const PER_SOURCE = 20;
 const SILENT = 110;

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { RawFtp, connectData, readAll, writeAll } from '../helpers/ftp.js';
 
-const PASSIVE: [number, number] = [31100, 31149];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'raw-secret';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { RawFtp, secureData } from '../helpers/ftp.js';
 import { hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-const PASSIVE: [number, number] = [31600, 31649];
+const PASSIVE = await passivePorts();
 const PASSWORD = 'reuse-secret';
 
 describe('ftp requireTlsSessionReuse', () => {

@@ -1,4 +1,5 @@
 import { runConformance } from './conformance/cases.js';
 import { ftpDriver } from './conformance/drivers.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
-runConformance(ftpDriver([32000, 32049]));
+runConformance(ftpDriver(await passivePorts()));

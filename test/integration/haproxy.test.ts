@@ -12,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../helpers/clients.js';
 import { RawFtp, connectData, readAll } from '../helpers/ftp.js';
 import { hasCommand, startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { freePort, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 
 const PASSWORD = 'balanced-secret-1';
 const CLIENT = '127.0.0.5';
 /** Passive ranges per node; HAProxy listens on the same ports on 127.0.0.1 and keeps the port. */
-const PASSIVE_A: [number, number] = [36400, 36409];
-const PASSIVE_B: [number, number] = [36410, 36419];
+const PASSIVE_A = await passivePorts();
+const PASSIVE_B = await passivePorts();
 
 describe.skipIf(!hasCommand('haproxy'))('two nodes behind HAProxy with PROXY protocol v2', () => {
   const nodes: TestGateway[] = [];

@@ -11,6 +11,7 @@ import { startMetricsServer } from '../../src/metrics/metrics-server.js';
 import { SessionManager, StaticUserDirectory } from '../../src/core/index.js';
 import { ftpConnect, mkdirCode, sftpUpload, sshConnect } from '../helpers/clients.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { parseExposition, type Exposition } from '../helpers/prometheus.js';
 
 const PASSWORD = 'metrics pw';
@@ -30,7 +31,7 @@ describe('metrics', () => {
   beforeAll(async () => {
     gw = await startGateway({
       sftp: { host: '127.0.0.1', port: 0 },
-      ftp: { host: '127.0.0.1', port: 0, passivePorts: [33560, 33579] },
+      ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
       http: { host: '127.0.0.1', port: 0 },
       metrics: { host: '127.0.0.1', port: 0 },
       users: await Promise.all([user('writer', PASSWORD), user('reader', PASSWORD, { read_only: true })]),

@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../helpers/clients.js';
 import { RawFtp, readAll, writeAll } from '../helpers/ftp.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
 const PASSWORD = 'proxy-secret-1';
-const PASSIVE: [number, number] = [36200, 36219];
+const PASSIVE = await passivePorts();
 
 /** A socket to `port` that has already sent `header`. */
 async function connectWithHeader(port: number, header: string | Buffer): Promise<Socket> {
@@ -136,7 +137,7 @@ describe('PROXY protocol from an address that is not a trusted proxy', () => {
     gw = await startGateway({
       trustedProxies: ['192.0.2.1/32'],
       sftp: { host: '127.0.0.1', port: 0, proxyProtocol: 'required' },
-      ftp: { host: '127.0.0.1', port: 0, passivePorts: PASSIVE.map((p) => p + 10) as [number, number], proxyProtocol: 'optional' },
+      ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts(), proxyProtocol: 'optional' },
       http: { host: '127.0.0.1', port: 0, proxyProtocol: 'optional' },
       users: [await user('alice', PASSWORD)],
     });

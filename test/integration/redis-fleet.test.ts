@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { TotpVerifier } from '../../src/core/index.js';
 import { TOTP_SECRET, hasCommand, user } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { startGatewayProcess, startRedis, type GatewayProcess, type RedisServer } from '../helpers/processes.js';
 import { LoginFailed, sshLogin } from '../helpers/sftp.js';
 
@@ -63,8 +64,8 @@ describe.skipIf(!hasCommand('redis-server'))('two gateways in separate processes
       sftp: { host: '127.0.0.1', port: 0 },
     };
     [a, b] = await Promise.all([
-      startGatewayProcess({ ...baseConfig, ftp: { host: '127.0.0.1', port: 0, passivePorts: [31600, 31619] } }, ['http', 'sftp', 'ftp']),
-      startGatewayProcess({ ...baseConfig, ftp: { host: '127.0.0.1', port: 0, passivePorts: [31620, 31639] } }, ['http', 'sftp', 'ftp']),
+      startGatewayProcess({ ...baseConfig, ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() } }, ['http', 'sftp', 'ftp']),
+      startGatewayProcess({ ...baseConfig, ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() } }, ['http', 'sftp', 'ftp']),
     ]);
     observer = await createGateway({ storage: path.join(dir, 'data'), users: [], redis: { url: redis.url, keyPrefix: 'fleet:' } });
   }, 90_000);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSignedCertificate } from '../../src/crypto/tls-cert.js';
 import { ftpClosed, ftpConnect, memoryLogger, mkdirCode, sftpUpload, sshConnect } from '../helpers/clients.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
 const PASSWORD = 'reload test pw';
 
@@ -29,7 +30,7 @@ describe('gateway.reload()', () => {
     usersFile = path.join(usersDir, 'users.json');
     await writeFile(usersFile, JSON.stringify(await Promise.all(['keep', 'flip', 'gone'].map((name) => user(name, PASSWORD)))));
     gw = await startGateway(
-      { users: usersFile, sftp: { host: '127.0.0.1', port: 0 }, ftp: { host: '127.0.0.1', port: 0, passivePorts: [33500, 33549] } },
+      { users: usersFile, sftp: { host: '127.0.0.1', port: 0 }, ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() } },
       { logger },
     );
   });
@@ -123,7 +124,7 @@ describe('gateway.reload() and the FTPS certificate', () => {
   beforeAll(async () => {
     tlsDir = await mkdtemp(path.join(tmpdir(), 'filegate-reload-tls-'));
     await install('first');
-    gw = await startGateway({ ftp: { host: '127.0.0.1', port: 0, implicitTlsPort: 0, passivePorts: [33550, 33559], tls: files() } });
+    gw = await startGateway({ ftp: { host: '127.0.0.1', port: 0, implicitTlsPort: 0, passivePorts: await passivePorts(), tls: files() } });
   });
   afterAll(async () => {
     await gw?.close();

@@ -8,6 +8,7 @@ import { Client as SshClient } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ftpClosed, ftpConnect as ftpLogin, memoryLogger, sshConnect as sshLogin } from '../helpers/clients.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 
 const PASSWORD = 'lifecycle pw';
 
@@ -25,7 +26,7 @@ describe('session lifecycle across protocols', () => {
     gw = await startGateway(
       {
         sftp: { host: '127.0.0.1', port: 0 },
-        ftp: { host: '127.0.0.1', port: 0, passivePorts: [32100, 32149] },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
         http: { host: '127.0.0.1', port: 0 },
         users: await Promise.all([
           user('lena', PASSWORD),

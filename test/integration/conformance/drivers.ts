@@ -64,7 +64,7 @@ export const sftpDriver: ProtocolDriver = {
   },
 };
 
-/** FTP driver; `passivePorts` keeps parallel test files out of each other's range. */
+/** FTP driver on `passivePorts` (from test/helpers/passive-ports.ts). */
 export function ftpDriver(passivePorts: [number, number]): ProtocolDriver {
   return {
     name: 'ftp',
