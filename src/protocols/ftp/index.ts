@@ -96,7 +96,6 @@ async function acceptConnection(services: FtpServices, admission: Admission, soc
     busy: () => control?.transferProgressed() ?? false,
   });
   if (!admitted.ok) {
-    logger.warn({ event: 'ftp-connection-refused', remote, reason: admitted.reason }, 'connection limit reached');
     if (implicitTls) socket.destroy(); // no TLS yet to say it in
     else socket.end('421 Too many connections; try again later.\r\n', () => socket.destroy());
     return;

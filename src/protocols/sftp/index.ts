@@ -67,19 +67,14 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   };
   const admit = (socket: Socket, remote: string): void => {
     const admitted = admission.admit(remote, {
-      loginDeadline: () => {
-        logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
-        socket.destroy();
-      },
+      loginDeadline: () => socket.destroy(),
       idle: () => {
-        logger.info({ event: 'idle-timeout', remote, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
         const connection = connections.get(socket);
         if (connection) connection.end();
         else socket.destroy();
       },
     });
     if (!admitted.ok) {
-      logger.warn({ event: 'connection-refused', remote, reason: admitted.reason, total: admission.size, from_source: admission.sizeFor(remote) }, 'SFTP connection refused');
       socket.destroy();
       return;
     }
