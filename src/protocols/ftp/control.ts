@@ -197,7 +197,7 @@ export class FtpControl implements FtpCommandContext {
     } catch (err) {
       this.replyError(err);
       if (++this.loginFailures >= this.config.maxLoginFailuresPerConnection) {
-        this.logger.warn({ event: 'ftp-login-limit', failures: this.loginFailures }, 'too many failed logins on one connection');
+        this.logger.warn({ event: 'ftp_login_limit', failures: this.loginFailures }, 'too many failed logins on one connection');
         this.reply(421, 'Too many failed logins: closing the connection.');
         this.close();
       }

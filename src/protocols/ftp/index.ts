@@ -42,7 +42,7 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
     readClientAddress(socket, proxy).then(
       (client) => acceptConnection(services, admission, socket, client.remoteAddress, implicitTls, logger),
       (err: Error) => {
-        logger.warn({ event: 'proxy-header-refused', peer: socket.remoteAddress, reason: err.message }, 'FTP connection closed: PROXY header');
+        logger.warn({ event: 'proxy_header_refused', peer: socket.remoteAddress, reason: err.message }, 'FTP connection closed: PROXY header');
         socket.destroy();
       },
     );
