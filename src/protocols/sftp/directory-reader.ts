@@ -64,8 +64,9 @@ export class DirectoryReader {
     this[field] = 0;
   }
 
+  /** Starts reading the page after the ones asked for so far, unless one is prepared already. */
   private prepareNext(): void {
-    if (this.closed || this.pool.max - this.pool.used < PAGE_MAX_BYTES) return;
+    if (this.closed || this.prepared || this.pool.max - this.pool.used < PAGE_MAX_BYTES) return;
     this.pool.used += PAGE_MAX_BYTES;
     this.preparedHeld = PAGE_MAX_BYTES;
     const prepared = this.read().then((page) => {

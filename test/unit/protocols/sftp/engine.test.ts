@@ -314,7 +314,7 @@ describe('SFTP engine: bounded resources', () => {
 
   it('prepares the next READDIR reply while the client takes one in, and gives its room back on CLOSE', async () => {
     h = await startEngine();
-    const all = Array.from({ length: 1200 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+    const all = Array.from({ length: 3000 }, (_, i) => `f${String(i).padStart(4, '0')}`);
     await mkdir(path.join(h.root, 'many'));
     await Promise.all(all.map((name) => writeFile(path.join(h.root, 'many', name), '')));
     const dir = handleOf(await ask(T.OPENDIR, str('/many')));
@@ -325,6 +325,10 @@ describe('SFTP engine: bounded resources', () => {
     await h.waitFor(() => h.resources.windows.used > windowOnly);
     const second = names(await ask(T.READDIR, str(dir)));
     expect(second).toEqual(all.slice(first.length, first.length + second.length));
+    // READDIRs sent without waiting get the following pages in order, each entry once.
+    const rest = await Promise.all([0, 1, 2, 3, 4, 5].map(() => ask(T.READDIR, str(dir))));
+    expect(rest.filter((r) => r.type === T.NAME).flatMap(names)).toEqual(all.slice(first.length + second.length));
+    expect(status(await ask(T.READDIR, str(dir)))).toBe(S.EOF);
     expect(status(await ask(T.CLOSE, str(dir)))).toBe(S.OK);
     await h.waitFor(() => h.resources.windows.used === 0); // a reply still being prepared gives its room back too
   });
