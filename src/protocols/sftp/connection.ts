@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Connection, NegotiatedAlgorithms, ServerChannel, Session as SshSession } from 'ssh2';
-import { translate, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
+import { translate, type AdmissionTicket, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { sendAuthBanner } from './auth-banner.js';
 import { SshAuthenticator } from './auth.js';
@@ -28,8 +28,8 @@ export interface SshConnectionOptions {
   resources: Omit<ConnectionResources, 'readAhead' | 'windows'>;
   /** The client's SSH software, e.g. "OpenSSH_9.2p1". */
   clientSoftware: string;
-  /** The user has logged in: the login deadline no longer applies. */
-  authenticated(): void;
+  /** The connection's admission ticket: told of the login (the deadline stops) and of SFTP activity. */
+  ticket: Pick<AdmissionTicket, 'authenticated' | 'active' | 'lastActive'>;
 }
 
 export class SshConnection {
@@ -42,8 +42,6 @@ export class SshConnection {
   private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
-  /** When an SFTP channel last received input (epoch ms). */
-  private lastRequest = Date.now();
   private readonly resources: ConnectionResources;
 
   constructor(
@@ -81,7 +79,7 @@ export class SshConnection {
       this.onSession(channel);
     });
     client.on('error', (err: Error & { level?: string }) => {
-      this.logger.info({ event: 'connection-error', level: err.level, error: err.message }, 'SSH connection error');
+      this.logger.info({ event: 'connection_error', level: err.level, error: err.message }, 'SSH connection error');
     });
     client.on('close', () => this.onClose());
   }
@@ -89,7 +87,7 @@ export class SshConnection {
   /** Ends the connection: a DISCONNECT, then the socket is destroyed if the peer lingers. */
   end(reason?: GatewayError): void {
     if (this.closed) return;
-    if (reason) this.logger.info({ event: 'connection-end', reason: reason.code }, 'ending SSH connection');
+    if (reason) this.logger.info({ event: 'connection_end', reason: reason.code }, 'ending SSH connection');
     this.client.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -105,7 +103,7 @@ export class SshConnection {
     try {
       this.context.sessions.recheckTransport(this.session, this.transport());
     } catch (err) {
-      this.logger.warn({ event: 'rekey-refused', ssh: negotiated, reason: (err as GatewayError).code }, 'algorithms after re-key not allowed');
+      this.logger.warn({ event: 'rekey_refused', ssh: negotiated, reason: (err as GatewayError).code }, 'algorithms after re-key not allowed');
       this.end();
     }
   }
@@ -116,7 +114,7 @@ export class SshConnection {
       this.fs = await this.context.openFs(session);
     } catch (err) {
       this.context.sessions.delete(session.id);
-      this.logger.error({ event: 'storage-failed', session: session.ref, err }, 'cannot open the session storage');
+      this.logger.error({ event: 'storage_failed', session: session.ref, err }, 'cannot open the session storage');
       throw err;
     }
     if (this.closed) {
@@ -124,9 +122,9 @@ export class SshConnection {
       return false;
     }
     this.session = session;
-    this.options.authenticated();
+    this.options.ticket.authenticated();
     this.logger = this.logger.child({ session: session.ref, username: session.username });
-    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason), lastActivity: () => this.lastRequest });
+    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason), lastActivity: () => this.options.ticket.lastActive });
     return true;
   }
 
@@ -142,7 +140,7 @@ export class SshConnection {
         logger: this.logger,
         // OpenSSH's client sends SYMLINK's arguments in the reverse of the draft's order.
         symlinkTargetFirst: /^OpenSSH/.test(this.options.clientSoftware),
-        onInput: () => (this.lastRequest = Date.now()),
+        onInput: () => this.options.ticket.active(),
       });
     });
     const refuse = (accept: () => ServerChannel): void => {
@@ -159,6 +157,6 @@ export class SshConnection {
     this.closed = true;
     this.detach?.();
     this.resources.budget.dispose();
-    this.logger.info({ event: 'connection-close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
+    this.logger.info({ event: 'connection_close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The SFTP listener: ssh2 for the SSH transport and authentication, our own TCP server in front of
  * it for connection limits (total and per source address), the login deadline (counted from accept,
- * whatever the client sends) and the idle timeout; our own engine speaks SFTP. Host keys come from the config or are
+ * whatever the client sends) and the idle timeout (SFTP requests are activity; SSH keepalives are
+ * not), all kept by the core's Admission; our own engine speaks SFTP. Host keys come from the config or are
  * generated into certsDir once; the legacy algorithms are offered (last) only when
  * `insecure.sshCiphers` is on, and the core decides per user whether a login may use them.
  */
@@ -37,7 +38,12 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   const connections = new Map<Socket, SshConnection>();
   const key = (address: string | undefined, port: number | undefined): string => `${address}|${port}`;
   const admission = new Admission(
-    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: config.loginTimeoutSeconds * 1000 },
+    {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerSource: config.maxConnectionsPerSource,
+      loginTimeoutMs: config.loginTimeoutSeconds * 1000,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    },
     { logger },
   );
   const buffered = new ByteBudget(config.maxBufferedBytesTotal);
@@ -54,30 +60,27 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     readClientAddress(socket, proxy).then(
       (client) => admit(socket, client.remoteAddress),
       (err: Error) => {
-        logger.warn({ event: 'proxy-header-refused', peer: socket.remoteAddress, reason: err.message }, 'SFTP connection closed: PROXY header');
+        logger.warn({ event: 'proxy_header_refused', peer: socket.remoteAddress, reason: err.message }, 'SFTP connection closed: PROXY header');
         socket.destroy();
       },
     );
   };
   const admit = (socket: Socket, remote: string): void => {
-    const admitted = admission.admit(remote, () => {
-      logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
-      socket.destroy();
+    const admitted = admission.admit(remote, {
+      loginDeadline: () => socket.destroy(),
+      idle: () => {
+        const connection = connections.get(socket);
+        if (connection) connection.end();
+        else socket.destroy();
+      },
     });
     if (!admitted.ok) {
-      logger.warn({ event: 'connection-refused', remote, reason: admitted.reason, total: admission.size, from_source: admission.sizeFor(remote) }, 'SFTP connection refused');
       socket.destroy();
       return;
     }
     const { ticket } = admitted;
     const id = key(socket.remoteAddress, socket.remotePort);
     awaitingClient.set(id, { socket, ticket });
-    socket.setTimeout(config.idleTimeoutSeconds * 1000, () => {
-      logger.info({ event: 'idle-timeout', remote, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
-      const connection = connections.get(socket);
-      if (connection) connection.end();
-      else socket.destroy();
-    });
     socket.once('close', () => {
       ticket.release();
       awaitingClient.delete(id);
@@ -94,21 +97,21 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     awaitingClient.delete(id);
     const { socket, ticket } = accepted;
     const connectionLogger = logger.child({ remote: ticket.source, port: info.port });
-    connectionLogger.info({ event: 'connection-open', client: info.header.versions.software }, 'SFTP connection opened');
+    connectionLogger.info({ event: 'connection_open', client: info.header.versions.software }, 'SFTP connection opened');
     connections.set(
       socket,
       new SshConnection(client, socket, context, connectionLogger, {
         remoteAddress: ticket.source,
         resources: { handles: { used: 0, max: config.maxHandles }, budget: buffered.child(config.maxBufferedBytes) },
         clientSoftware: info.header.versions.software,
-        authenticated: () => ticket.authenticated(),
+        ticket,
       }),
     );
   });
 
   await listen(listener, config.port, config.host);
   // After start-up (e.g. EMFILE on accept): keep serving the connections we have.
-  listener.on('error', (err) => logger.error({ event: 'listener-error', err }, 'SFTP listener error'));
+  listener.on('error', (err) => logger.error({ event: 'listener_error', err }, 'SFTP listener error'));
   const address = listener.address() as AddressInfo;
 
   return {
@@ -145,7 +148,7 @@ async function closeAll(listener: net.Server, sockets: Set<Socket>, connections:
   }
   const deadline = Date.now() + CLOSE_WAIT_MS;
   while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  if (sockets.size > 0) logger.warn({ event: 'close-forced', sockets: sockets.size }, 'destroying lingering SFTP sockets');
+  if (sockets.size > 0) logger.warn({ event: 'close_forced', sockets: sockets.size }, 'destroying lingering SFTP sockets');
   for (const socket of sockets) socket.destroy();
   await stopped;
 }
