@@ -5,10 +5,14 @@
  * names after the last one handed out, in a window bounded in bytes. A directory that fits in one
  * window is scanned once; a bigger one costs one scan per window. Entries added or removed while a
  * client pages through appear or not, but nothing is listed twice and the order never goes back.
+ * The directory is held open by descriptor from the open to close(), like an opendir(3) handle:
+ * renaming it, or anything on its path, changes nothing about what is listed.
  */
 import { opendir } from 'node:fs/promises';
 import { statEntries } from './entry-stats.js';
 import type { FileInfo } from './guarded-fs.js';
+import type { HeldDir } from './jail.js';
+import { GatewayError } from '../errors.js';
 
 /** Memory a name costs in the window, as measured on V8 (string, its header, the array slot), rounded up. */
 export function nameCost(name: string): number {
@@ -27,9 +31,15 @@ export class DirectoryPages {
   private after: string | undefined;
   private scannedAll = false;
   private handedOut = 0;
+  /**
+   * Pages are read one after the other, and close() comes after the last one begun: the
+   * descriptor's number must not be reused while a read still names it.
+   */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
-    private readonly realPath: string,
+    private readonly dir: HeldDir,
     /** max_dir_listing_size (0 = no cap). */
     private readonly cap: number,
     private readonly shown: (name: string) => boolean,
@@ -44,7 +54,26 @@ export class DirectoryPages {
    * Up to `maxEntries` entries (lstat: a symlink is listed as itself); [] once the listing is done.
    * A refill keeps at most `windowLimit` bytes of names.
    */
-  async page(maxEntries: number, windowLimit: number): Promise<FileInfo[]> {
+  page(maxEntries: number, windowLimit: number): Promise<FileInfo[]> {
+    const page = this.tail.then(() => {
+      if (this.closed) throw new GatewayError('NOT_FOUND', 'directory listing closed', { text: 'not_found' });
+      return this.nextPage(maxEntries, windowLimit);
+    });
+    this.tail = page.catch(() => {});
+    return page;
+  }
+
+  /** Lets the directory go, once the page being read (if any) is done. Pages asked for later fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tail = this.tail.then(() => {
+      this.dropWindow();
+      this.dir.close();
+    });
+  }
+
+  private async nextPage(maxEntries: number, windowLimit: number): Promise<FileInfo[]> {
     const names: string[] = [];
     while (names.length < maxEntries && (this.cap === 0 || this.handedOut < this.cap)) {
       if (this.next >= this.window.length) {
@@ -58,7 +87,7 @@ export class DirectoryPages {
       names.push(name);
     }
     if (this.next >= this.window.length) this.dropWindow();
-    return statEntries(this.realPath, names); // an entry that vanished since the scan is left out
+    return statEntries(this.dir.path, names); // an entry that vanished since the scan is left out
   }
 
   /** Whether the listing stopped at the cap with names left over (worth a log line). */
@@ -74,7 +103,7 @@ export class DirectoryPages {
 
   private async refill(windowLimit: number): Promise<void> {
     const heap = new BoundedMaxHeap(windowLimit);
-    const dir = await opendir(this.realPath, { bufferSize: SCAN_BATCH });
+    const dir = await opendir(this.dir.path, { bufferSize: SCAN_BATCH });
     const after = this.after;
     for await (const entry of dir) {
       const name = entry.name;

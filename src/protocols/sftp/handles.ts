@@ -110,6 +110,7 @@ export class HandleTable {
     if (open.kind === 'dir') {
       this.resources.windows.used -= open.held;
       open.held = 0;
+      open.pages.close(); // the directory's descriptor
     }
   }
 }
