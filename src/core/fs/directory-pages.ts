@@ -59,7 +59,7 @@ export class DirectoryPages {
       if (this.closed) throw new GatewayError('NOT_FOUND', 'directory listing closed', { text: 'not_found' });
       return this.nextPage(maxEntries, windowLimit);
     });
-    this.tail = page.catch(() => {});
+    this.tail = page.then(ignore, ignore); // not the page itself: a handle must not keep its last page alive
     return page;
   }
 
@@ -176,3 +176,5 @@ class BoundedMaxHeap {
     return top;
   }
 }
+
+function ignore(): void {}
