@@ -462,23 +462,13 @@ export class GuardedFs {
   }
 
   /** Runs `use` on the entry `v` names (last component not followed), then lets its directory go. */
-  private async inEntry<T>(v: string, use: (entry: Entry) => Promise<T>): Promise<T> {
-    const entry = await this.jail.entry(v);
-    try {
-      return await use(entry);
-    } finally {
-      entry.dir.close();
-    }
+  private inEntry<T>(v: string, use: (entry: Entry) => Promise<T>): Promise<T> {
+    return holding(this.jail.entry(v), use);
   }
 
   /** Runs `use` on what `v` leads to (every symlink followed), then lets its directory go. */
-  private async inFound<T>(v: string, use: (found: Found) => Promise<T>): Promise<T> {
-    const found = await this.jail.find(v);
-    try {
-      return await use(found);
-    } finally {
-      found.dir.close();
-    }
+  private inFound<T>(v: string, use: (found: Found) => Promise<T>): Promise<T> {
+    return holding(this.jail.find(v), use);
   }
 
   /**
@@ -683,6 +673,16 @@ export class GuardedFile {
 
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Runs `use` on what a walk reached, then closes the directory it holds, whatever `use` does. */
+async function holding<E extends Entry, T>(reached: Promise<E>, use: (reached: E) => Promise<T>): Promise<T> {
+  const entry = await reached;
+  try {
+    return await use(entry);
+  } finally {
+    entry.dir.close();
+  }
 }
 
 /** lstat of an entry; the root (no name) is the directory held itself. */
