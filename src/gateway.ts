@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import {
   GuardedFs,
+  assertJailSupported,
   RedisStore,
   SessionManager,
   StaticUserDirectory,
@@ -69,6 +70,7 @@ export interface Gateway {
 
 export async function createGateway(input: GatewayConfigInput, options: GatewayOptions = {}): Promise<Gateway> {
   const config = parseConfig(input);
+  assertJailSupported(); // fail closed before anything listens
   const logger = options.logger ?? silentLogger;
   // Our own directory only: a daemon's UserDirectory reloads itself.
   const directory = options.users ? undefined : new StaticUserDirectory(await readUsers(config));

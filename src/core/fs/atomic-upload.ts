@@ -21,8 +21,11 @@ export interface InPlaceTarget {
 export interface AtomicUploadOptions {
   /** The temporary file, open for reading and writing. */
   handle: FileHandle;
-  realPath: string;
+  /** The final and the temporary name, as paths relative to a directory held open (see HeldDir). */
+  finalPath: string;
   tempPath: string;
+  /** Called once, after the last use of either path: the directory may be let go. */
+  release: () => void;
   /** Set: the bytes are copied into the real file at commit; unset: the temporary file replaces it. */
   inPlace?: InPlaceTarget | undefined;
   highWaterMark: number;
@@ -38,6 +41,9 @@ export class AtomicUpload extends Writable {
   private bytes = 0;
   private readonly started = Date.now();
   private completed = false;
+  /** The commit is under way: a destroy meanwhile leaves the clean-up to it. */
+  private committing = false;
+  private released = false;
 
   constructor(private readonly options: AtomicUploadOptions) {
     super({ highWaterMark: options.highWaterMark });
@@ -52,31 +58,45 @@ export class AtomicUpload extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    const { handle, tempPath, realPath, decoder, inPlace } = this.options;
+    const { handle, tempPath, finalPath, decoder, inPlace } = this.options;
+    this.committing = true;
     this.writeAll(decoder?.flush() ?? Buffer.alloc(0))
       .then(() => (inPlace ? this.copyIntoPlace(inPlace) : undefined))
       .then(() => handle.close())
-      .then(() => (inPlace ? unlink(tempPath) : rename(tempPath, realPath)))
-      .then(() => {
-        this.completed = true;
-        this.options.onDone(this.bytes, this.started);
-        done();
-      }, done);
+      .then(() => (inPlace ? unlink(tempPath) : rename(tempPath, finalPath)))
+      .then(
+        () => {
+          this.completed = true;
+          this.options.onDone(this.bytes, this.started);
+        },
+        (err: Error) => this.discard().then(() => Promise.reject(err)),
+      )
+      .finally(() => this.release())
+      .then(() => done(), done);
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    if (this.completed) return done(error);
-    const { handle, tempPath } = this.options;
-    handle
-      .close()
-      .catch(() => {})
-      .then(() => unlink(tempPath).catch(() => {}))
+    if (this.completed || this.committing) return done(error);
+    this.discard()
+      .finally(() => this.release())
       .then(() => done(error));
+  }
+
+  /** Removes the temporary file (the real one was never touched). */
+  private async discard(): Promise<void> {
+    await this.options.handle.close().catch(() => {});
+    await unlink(this.options.tempPath).catch(() => {});
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.options.release();
   }
 
   /** Copies the stored bytes into the real file (append or at the offset). */
   private async copyIntoPlace({ start, flags }: InPlaceTarget): Promise<void> {
-    const target = await open(this.options.realPath, flags | (start === undefined ? constants.O_APPEND : 0), 0o644);
+    const target = await open(this.options.finalPath, flags | (start === undefined ? constants.O_APPEND : 0), 0o644);
     try {
       const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(this.bytes, 1)));
       for (let offset = 0; offset < this.bytes; ) {

@@ -5,11 +5,15 @@
  * names after the last one handed out, in a window bounded in bytes. A directory that fits in one
  * window is scanned once; a bigger one costs one scan per window. Entries added or removed while a
  * client pages through appear or not, but nothing is listed twice and the order never goes back.
+ * The directory is held open by descriptor from the open to close(), like an opendir(3) handle:
+ * renaming it, or anything on its path, changes nothing about what is listed.
  */
 import type { Dirent } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { SyncWhileFast, statEntries } from './entry-stats.js';
 import type { FileInfo } from './guarded-fs.js';
+import type { HeldDir } from './jail.js';
+import { GatewayError } from '../errors.js';
 
 /** Memory a name costs in the window, as measured on V8 (string, its header, the array slot), rounded up. */
 export function nameCost(name: string): number {
@@ -30,9 +34,15 @@ export class DirectoryPages {
   private after: string | undefined;
   private scannedAll = false;
   private handedOut = 0;
+  /**
+   * Pages are read one after the other, and close() comes after the last one begun: the
+   * descriptor's number must not be reused while a read still names it.
+   */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
-    private readonly realPath: string,
+    private readonly dir: HeldDir,
     /** max_dir_listing_size (0 = no cap). */
     private readonly cap: number,
     private readonly shown: (name: string) => boolean,
@@ -48,7 +58,26 @@ export class DirectoryPages {
    * least one entry), lstat'ed (a symlink is listed as itself); [] once the listing is done. A
    * refill keeps at most `windowLimit` bytes of names.
    */
-  async page(maxEntries: number, windowLimit: number, maxNameBytes = Infinity): Promise<FileInfo[]> {
+  page(maxEntries: number, windowLimit: number, maxNameBytes = Infinity): Promise<FileInfo[]> {
+    const page = this.tail.then(() => {
+      if (this.closed) throw new GatewayError('NOT_FOUND', 'directory listing closed', { text: 'not_found' });
+      return this.nextPage(maxEntries, windowLimit, maxNameBytes);
+    });
+    this.tail = page.then(ignore, ignore); // not the page itself: a handle must not keep its last page alive
+    return page;
+  }
+
+  /** Lets the directory go, once the page being read (if any) is done. Pages asked for later fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tail = this.tail.then(() => {
+      this.dropWindow();
+      this.dir.close();
+    });
+  }
+
+  private async nextPage(maxEntries: number, windowLimit: number, maxNameBytes: number): Promise<FileInfo[]> {
     const names: string[] = [];
     let nameBytes = 0;
     while (names.length < maxEntries && (this.cap === 0 || this.handedOut < this.cap)) {
@@ -66,7 +95,7 @@ export class DirectoryPages {
       names.push(name);
     }
     if (this.next >= this.window.length) this.dropWindow();
-    return statEntries(this.realPath, names); // an entry that vanished since the scan is left out
+    return statEntries(this.dir.path, names); // an entry that vanished since the scan is left out
   }
 
   /** Whether the listing stopped at the cap with names left over (worth a log line). */
@@ -87,7 +116,7 @@ export class DirectoryPages {
    */
   private async refill(windowLimit: number): Promise<void> {
     const heap = new BoundedMaxHeap(windowLimit);
-    const dir = await opendir(this.realPath, { bufferSize: SCAN_BATCH });
+    const dir = await opendir(this.dir.path, { bufferSize: SCAN_BATCH });
     const after = this.after;
     const offer = (name: string): void => {
       if ((after === undefined || name > after) && this.shown(name)) heap.offer(name);
@@ -175,3 +204,5 @@ class BoundedMaxHeap {
     return top;
   }
 }
+
+function ignore(): void {}

@@ -13,7 +13,7 @@ import type { Readable, Writable } from 'node:stream';
 import { GatewayError, fromErrno } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Session } from '../session.js';
-import { Jail, assertCreatable, normalizeVirtualPath } from './jail.js';
+import { Jail, O_PATH, assertCreatable, descriptorPath, normalizeVirtualPath, type Entry, type Found, type HeldDir } from './jail.js';
 import { CrlfDecoder, LfToCrlf } from './line-endings.js';
 import { AtomicUpload, writeFully } from './atomic-upload.js';
 import { statEntries } from './entry-stats.js';
@@ -86,9 +86,9 @@ export interface StorageStats {
   readOnly: boolean;
 }
 
-/** The name an upload is written under until it completes (hidden from listings). */
-export function uploadTempPath(realPath: string): string {
-  return path.join(path.dirname(realPath), `.${path.basename(realPath)}.filegate-${PROCESS_TAG}-${randomBytes(4).toString('hex')}.part`);
+/** The name an upload is written under, beside its final name, until it completes (hidden from listings). */
+export function uploadTempName(name: string): string {
+  return `.${name}.filegate-${PROCESS_TAG}-${randomBytes(4).toString('hex')}.part`;
 }
 
 /** Told of every completed transfer and every denied operation (the metrics): no user, no path. */
@@ -99,7 +99,7 @@ export interface FsObserver {
 
 export class GuardedFs {
   private readonly logger: Logger;
-  /** Handle uploads still open, by final real path: a SETSTAT by path must reach them. */
+  /** Handle uploads still open, by final virtual path (symlinks resolved): a SETSTAT by path must reach them. */
   readonly openUploads = new Map<string, GuardedFile>();
 
   private constructor(
@@ -125,7 +125,7 @@ export class GuardedFs {
   realpath(input: string): Promise<string> {
     return this.guard('realpath', input, async (virtualPath) => {
       try {
-        return this.jail.toVirtual(await this.jail.resolve(virtualPath)) ?? virtualPath;
+        return await this.jail.resolve(virtualPath);
       } catch (err) {
         if (fromErrno(err).code === 'NOT_FOUND') return virtualPath;
         throw err;
@@ -134,11 +134,11 @@ export class GuardedFs {
   }
 
   stat(input: string): Promise<Stats> {
-    return this.guard('stat', input, async (v) => stat(await this.jail.resolve(v)));
+    return this.guard('stat', input, (v) => this.inFound(v, async ({ stats }) => stats ?? missing(v)));
   }
 
   lstat(input: string): Promise<Stats> {
-    return this.guard('lstat', input, async (v) => lstat(await this.jail.resolve(v, false)));
+    return this.guard('lstat', input, (v) => this.inEntry(v, lstatEntry));
   }
 
   /** Size of a file; in FTP ASCII mode only when `windows_mode_ftp` makes transfers byte-exact. */
@@ -147,7 +147,7 @@ export class GuardedFs {
       if (options.ascii && !this.session.windows_mode_ftp) {
         throw new GatewayError('UNSUPPORTED', 'SIZE in ASCII mode', { text: 'size_in_ascii' });
       }
-      const stats = await stat(await this.jail.resolve(v));
+      const stats = await this.inFound(v, async ({ stats }) => stats ?? missing(v));
       if (stats.isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'SIZE of a directory', { text: 'is_a_directory' });
       return stats.size;
     });
@@ -159,34 +159,40 @@ export class GuardedFs {
    */
   list(input: string): Promise<FileInfo[]> {
     return this.guard('list', input, async (v) => {
-      const dirRealPath = await this.jail.resolve(v);
-      const names = (await readdir(dirRealPath)).filter(isListed).sort(byName);
-      const cap = this.session.max_dir_listing_size;
-      const shown = cap > 0 ? names.slice(0, cap) : names;
-      if (shown.length < names.length) {
-        this.logger.info({ event: 'listing_truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
+      const dir = await this.jail.directory(v);
+      try {
+        const names = (await readdir(dir.path)).filter(isListed).sort(byName);
+        const cap = this.session.max_dir_listing_size;
+        const shown = cap > 0 ? names.slice(0, cap) : names;
+        if (shown.length < names.length) {
+          this.logger.info({ event: 'listing_truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
+        }
+        return await statEntries(dir.path, shown); // an entry that vanished since readdir is left out
+      } finally {
+        dir.close();
       }
-      return statEntries(dirRealPath, shown); // an entry that vanished since readdir is left out
     });
   }
 
   /**
    * A directory to list page by page (SFTP READDIR): the order and cap of list(), in bounded memory
-   * (see DirectoryPages).
+   * (see DirectoryPages). It holds the directory open until its close().
    */
   openDirectory(input: string): Promise<DirectoryPages> {
-    return this.guard('list', input, async (v) => {
-      const dirRealPath = await this.jail.resolve(v);
-      if (!(await stat(dirRealPath)).isDirectory()) throw new GatewayError('NOT_A_DIRECTORY', 'listing of a file', { text: 'not_a_directory' });
-      return new DirectoryPages(dirRealPath, this.session.max_dir_listing_size, isListed);
-    });
+    return this.guard('list', input, async (v) => new DirectoryPages(await this.jail.directory(v), this.session.max_dir_listing_size, isListed));
   }
 
   /** Capacity of the filesystem holding the session's files. */
   storageStats(input: string): Promise<StorageStats> {
     return this.guard('statvfs', input, async (v) => {
-      const s = await statfs(await this.jail.resolve(v));
-      return { blockSize: s.bsize, blocks: s.blocks, freeBlocks: s.bfree, availableBlocks: s.bavail, files: s.files, freeFiles: s.ffree, readOnly: !this.writable };
+      const { dir, handle } = await this.jail.openFile(v, O_PATH);
+      dir.close();
+      try {
+        const s = await statfs(descriptorPath(handle));
+        return { blockSize: s.bsize, blocks: s.blocks, freeBlocks: s.bfree, availableBlocks: s.bavail, files: s.files, freeFiles: s.ffree, readOnly: !this.writable };
+      } finally {
+        await handle.close();
+      }
     });
   }
 
@@ -210,27 +216,44 @@ export class GuardedFs {
   }
 
   private async openHandle(v: string, mode: OpenMode, writing: boolean, createMode: number): Promise<GuardedFile> {
-    const realPath = await this.jail.resolve(v);
     // A fresh whole-file upload goes to a temporary name and appears only when it completes.
     const atomic = Boolean(mode.write && mode.create && mode.truncate && !mode.read && !mode.append && !mode.exclusive);
     if (atomic) {
-      await assertNotDirectory(realPath);
-      const tempPath = uploadTempPath(realPath);
-      const handle = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW, createMode);
-      return new GuardedFile(this, handle, v, realPath, tempPath, true);
+      const { dir, name, virtualPath } = await this.uploadPlace(v);
+      try {
+        const temp = uploadTempName(name);
+        const handle = await open(dir.entry(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW, createMode);
+        return new GuardedFile(this, handle, v, { dir, name, temp, virtualPath });
+      } catch (err) {
+        dir.close();
+        throw err;
+      }
     }
-    let flags = NO_FOLLOW;
-    flags |= mode.read && (mode.write || mode.append) ? constants.O_RDWR : mode.write || mode.append ? constants.O_WRONLY : constants.O_RDONLY;
+    let flags = mode.read && (mode.write || mode.append) ? constants.O_RDWR : mode.write || mode.append ? constants.O_WRONLY : constants.O_RDONLY;
     if (mode.append) flags |= constants.O_APPEND;
     if (mode.create) flags |= constants.O_CREAT;
     if (mode.truncate) flags |= constants.O_TRUNC;
     if (mode.exclusive) flags |= constants.O_EXCL;
-    const handle = await open(realPath, flags, createMode);
+    const { dir, handle } = await this.jail.openFile(v, flags, createMode);
+    dir.close();
     if (!writing && (await handle.stat()).isDirectory()) {
       await handle.close();
       throw new GatewayError('IS_A_DIRECTORY', 'open of a directory', { text: 'is_a_directory' });
     }
-    return new GuardedFile(this, handle, v, realPath, undefined, writing);
+    return new GuardedFile(this, handle, v, undefined, writing);
+  }
+
+  /**
+   * Where an upload to `v` lands: the directory (held open: the temporary file and the final name
+   * must be in the one directory the path led to) and the final name, a symlink followed.
+   */
+  private async uploadPlace(v: string): Promise<{ dir: HeldDir; name: string; virtualPath: string }> {
+    const found = await this.jail.find(v);
+    if (found.name === undefined || found.stats?.isDirectory()) {
+      found.dir.close();
+      throw new GatewayError('IS_A_DIRECTORY', 'upload onto a directory', { text: 'is_a_directory' });
+    }
+    return { dir: found.dir, name: found.name, virtualPath: found.virtualPath };
   }
 
   /**
@@ -240,8 +263,8 @@ export class GuardedFs {
   openReadStream(input: string, options: ReadOptions = {}): Promise<Readable> {
     return this.guard('download', input, async (v) => {
       assertOffset(options.start ?? 0);
-      const realPath = await this.jail.resolve(v);
-      const handle = await open(realPath, constants.O_RDONLY | NO_FOLLOW);
+      const { dir, handle } = await this.jail.openFile(v, constants.O_RDONLY);
+      dir.close();
       if ((await handle.stat()).isDirectory()) {
         await handle.close();
         throw new GatewayError('IS_A_DIRECTORY', 'download of a directory', { text: 'is_a_directory' });
@@ -267,16 +290,22 @@ export class GuardedFs {
       assertCreatable(v);
       const start = options.start ?? 0;
       assertOffset(start);
-      const realPath = await this.jail.resolve(v);
-      await assertNotDirectory(realPath);
+      const { dir, name } = await this.uploadPlace(v);
       const inPlace = options.append || start > 0;
       // The real file is touched only when the upload completes (AtomicUpload).
-      const tempPath = uploadTempPath(realPath);
-      const handle = await open(tempPath, NO_FOLLOW | constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+      const temp = uploadTempName(name);
+      let handle: FileHandle;
+      try {
+        handle = await open(dir.entry(temp), NO_FOLLOW | constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+      } catch (err) {
+        dir.close();
+        throw err;
+      }
       return new AtomicUpload({
         handle,
-        realPath,
-        tempPath,
+        finalPath: dir.entry(name),
+        tempPath: dir.entry(temp),
+        release: () => dir.close(),
         inPlace: inPlace ? { start: options.append ? undefined : start, flags: NO_FOLLOW | constants.O_WRONLY | constants.O_CREAT } : undefined,
         highWaterMark: options.highWaterMark ?? READ_CHUNK,
         // Converted inside the one stream, so 'finish' still means stored and destroy() still discards.
@@ -290,7 +319,7 @@ export class GuardedFs {
     return this.guard('mkdir', input, async (v) => {
       this.assertWritable();
       assertCreatable(v);
-      await mkdir(await this.jail.resolve(v), mode & 0o777);
+      await this.inFound(v, async ({ dir, name }) => mkdir(name === undefined ? dir.path : dir.entry(name), mode & 0o777));
     });
   }
 
@@ -298,16 +327,17 @@ export class GuardedFs {
     return this.guard('rmdir', input, async (v) => {
       this.assertWritable();
       if (v === '/') throw new GatewayError('PERMISSION_DENIED', 'rmdir of the root', { text: 'permission_denied' });
-      await rmdir(await this.jail.resolve(v, false));
+      await this.inEntry(v, ({ dir, name }) => rmdir(dir.entry(name!)));
     });
   }
 
   remove(input: string): Promise<void> {
     return this.guard('remove', input, async (v) => {
       this.assertWritable();
-      const realPath = await this.jail.resolve(v, false);
-      if ((await lstat(realPath)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'remove of a directory', { text: 'is_a_directory' });
-      await unlink(realPath);
+      await this.inEntry(v, async (entry) => {
+        if ((await lstatEntry(entry)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'remove of a directory', { text: 'is_a_directory' });
+        await unlink(entry.dir.entry(entry.name!));
+      });
     });
   }
 
@@ -318,28 +348,37 @@ export class GuardedFs {
       const toVirtual = normalizeVirtualPath(toInput);
       assertCreatable(toVirtual);
       if (fromVirtual === '/' || toVirtual === '/') throw new GatewayError('PERMISSION_DENIED', 'rename of the root', { text: 'permission_denied' });
-      const fromReal = await this.jail.resolve(fromVirtual, false);
-      const toReal = await this.jail.resolve(toVirtual, false);
-      await lstat(fromReal);
-      if (options.overwrite === false && (await lstat(toReal).then(() => true, () => false))) {
-        throw new GatewayError('ALREADY_EXISTS', 'rename target exists', { text: 'already_exists' });
-      }
-      await rename(fromReal, toReal);
+      await this.inEntry(fromVirtual, (from) =>
+        this.inEntry(toVirtual, async (to) => {
+          const fromPath = from.dir.entry(from.name!);
+          const toPath = to.dir.entry(to.name!);
+          await lstat(fromPath);
+          if (options.overwrite === false && (await lstat(toPath).then(() => true, () => false))) {
+            throw new GatewayError('ALREADY_EXISTS', 'rename target exists', { text: 'already_exists' });
+          }
+          await rename(fromPath, toPath);
+        }),
+      );
     });
   }
 
   /**
-   * Creates `linkInput` pointing at `targetInput`; the target must resolve inside the jail. The link
-   * stores the absolute real target: a relative one would point elsewhere, possibly outside the
-   * jail, once the client moves the link (or its directory) up a level.
+   * Creates `linkInput` pointing at `targetInput`; the target must resolve inside the jail. The
+   * link stores its target relative to the link's own directory: nothing of the host's paths (nor
+   * their length, which a link's size would tell) is written. Moved elsewhere later, it leads where
+   * its relative path leads from there, inside the jail or nowhere (the walk never follows a target
+   * outside).
    */
   symlink(targetInput: string, linkInput: string): Promise<void> {
     return this.guard('symlink', linkInput, async (linkVirtual) => {
       this.assertWritable();
       assertCreatable(linkVirtual);
-      const linkReal = await this.jail.resolve(linkVirtual, false);
       const targetVirtual = normalizeVirtualPath(targetInput, path.posix.dirname(linkVirtual));
-      await symlink(await this.jail.resolve(targetVirtual), linkReal);
+      await this.inEntry(linkVirtual, async ({ dir, name }) => {
+        if (name === undefined) throw new GatewayError('ALREADY_EXISTS', 'symlink over the root', { text: 'already_exists' });
+        const target = await this.jail.resolve(targetVirtual);
+        await symlink(path.posix.relative(dir.virtualPath, target) || '.', dir.entry(name));
+      });
     });
   }
 
@@ -350,41 +389,58 @@ export class GuardedFs {
   hardlink(existingInput: string, linkInput: string): Promise<void> {
     return this.guard('hardlink', existingInput, async (existingVirtual) => {
       this.assertWritable();
-      const existingReal = await this.jail.resolve(existingVirtual, false);
       const linkVirtual = normalizeVirtualPath(linkInput);
       assertCreatable(linkVirtual);
-      const linkReal = await this.jail.resolve(linkVirtual, false);
-      if ((await lstat(existingReal)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'hard link to a directory', { text: 'is_a_directory' });
-      await link(existingReal, linkReal);
+      await this.inEntry(existingVirtual, (existing) =>
+        this.inEntry(linkVirtual, async (created) => {
+          if ((await lstatEntry(existing)).isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'hard link to a directory', { text: 'is_a_directory' });
+          if (created.name === undefined) throw new GatewayError('ALREADY_EXISTS', 'hard link over the root', { text: 'already_exists' });
+          await link(existing.dir.entry(existing.name!), created.dir.entry(created.name));
+        }),
+      );
     });
   }
 
   /** A link's target as a virtual path; targets outside the jail are reported as absent. */
   readlink(input: string): Promise<string> {
-    return this.guard('readlink', input, async (v) => {
-      const linkReal = await this.jail.resolve(v, false);
-      const target = path.resolve(path.dirname(linkReal), await readlink(linkReal));
-      const targetVirtual = this.jail.toVirtual(target);
-      if (targetVirtual === undefined) throw new GatewayError('NOT_FOUND', 'link target outside the jail', { text: 'not_found' });
-      return targetVirtual;
-    });
+    return this.guard('readlink', input, (v) =>
+      this.inEntry(v, async ({ dir, name }) => {
+        if (name === undefined) throw new GatewayError('UNSUPPORTED', 'readlink of the root', { text: 'unsupported' });
+        return this.jail.linkTarget(dir.virtualPath, await readlink(dir.entry(name)));
+      }),
+    );
   }
 
   /** SETSTAT by path. Returns the stats after the change (FTP MFMT reports the real mtime). */
   setAttributes(input: string, change: AttributeChange): Promise<Stats> {
     return this.guard('setstat', input, async (v) => {
-      const realPath = await this.jail.resolve(v);
-      const upload = this.openUploads.get(realPath);
-      if (upload) {
-        await upload.setAttributes(change);
-        return upload.stat();
+      const found = await this.jail.find(v);
+      let handle: FileHandle;
+      try {
+        const upload = this.openUploads.get(found.virtualPath);
+        if (upload) {
+          await upload.setAttributes(change);
+          return await upload.stat();
+        }
+        if (!found.stats) missing(v);
+        // The change is made through a descriptor of the very file that was found (O_PATH opens
+        // any file, whatever its mode): a name swapped for a symlink meanwhile is not followed.
+        handle = found.name === undefined ? await open(found.dir.path, O_PATH) : await open(found.dir.entry(found.name), O_PATH | NO_FOLLOW);
+      } finally {
+        found.dir.close();
       }
-      const current = await stat(realPath);
-      const effective = this.effectiveChange(current, change);
-      if (effective.mode !== undefined) await chmod(realPath, effective.mode);
-      if (effective.size !== undefined) await truncate(realPath, effective.size);
-      if (effective.mtime !== undefined) await utimes(realPath, effective.atime ?? current.atime, effective.mtime);
-      return stat(realPath);
+      try {
+        const current = await handle.stat();
+        if (current.isSymbolicLink()) missing(v);
+        const file = descriptorPath(handle);
+        const effective = this.effectiveChange(current, change);
+        if (effective.mode !== undefined) await chmod(file, effective.mode);
+        if (effective.size !== undefined) await truncate(file, effective.size);
+        if (effective.mtime !== undefined) await utimes(file, effective.atime ?? current.atime, effective.mtime);
+        return await handle.stat();
+      } finally {
+        await handle.close();
+      }
     });
   }
 
@@ -394,18 +450,28 @@ export class GuardedFs {
    */
   setLinkAttributes(input: string, change: AttributeChange): Promise<void> {
     return this.guard('lsetstat', input, async (v) => {
-      const realPath = await this.jail.resolve(v, false);
-      const current = await lstat(realPath);
-      if (!current.isSymbolicLink()) {
-        await this.setAttributes(v, change);
-        return;
-      }
-      const effective = this.effectiveChange(current, change);
-      if (effective.mode !== undefined || effective.size !== undefined) {
-        throw new GatewayError('UNSUPPORTED', 'mode or size of a symlink', { text: 'unsupported' });
-      }
-      if (effective.mtime !== undefined) await lutimes(realPath, effective.atime ?? current.atime, effective.mtime);
+      const isLink = await this.inEntry(v, async (entry) => {
+        const current = await lstatEntry(entry);
+        if (!current.isSymbolicLink()) return false;
+        const effective = this.effectiveChange(current, change);
+        if (effective.mode !== undefined || effective.size !== undefined) {
+          throw new GatewayError('UNSUPPORTED', 'mode or size of a symlink', { text: 'unsupported' });
+        }
+        if (effective.mtime !== undefined) await lutimes(entry.dir.entry(entry.name!), effective.atime ?? current.atime, effective.mtime);
+        return true;
+      });
+      if (!isLink) await this.setAttributes(v, change);
     });
+  }
+
+  /** Runs `use` on the entry `v` names (last component not followed), then lets its directory go. */
+  private inEntry<T>(v: string, use: (entry: Entry) => Promise<T>): Promise<T> {
+    return holding(this.jail.entry(v), use);
+  }
+
+  /** Runs `use` on what `v` leads to (every symlink followed), then lets its directory go. */
+  private inFound<T>(v: string, use: (found: Found) => Promise<T>): Promise<T> {
+    return holding(this.jail.find(v), use);
   }
 
   /**
@@ -464,22 +530,32 @@ export class GuardedFs {
   }
 }
 
+/** A whole-file upload through a handle: its temporary name and final name in the directory held open. */
+interface HandleUpload {
+  dir: HeldDir;
+  name: string;
+  temp: string;
+  /** The final virtual path, symlinks resolved (the key in openUploads). */
+  virtualPath: string;
+}
+
 /** An open file (an SFTP handle). Whole-file uploads are renamed into place on close. */
 export class GuardedFile {
   private pendingTimes: { atime?: Date; mtime: Date } | undefined;
   private bytes = 0;
   private readonly started = Date.now();
   private closed = false;
+  readonly writable: boolean;
 
   constructor(
     private readonly owner: GuardedFs,
     private readonly handle: FileHandle,
     readonly virtualPath: string,
-    private readonly realPath: string,
-    private readonly tempPath: string | undefined,
-    readonly writable: boolean,
+    private readonly upload: HandleUpload | undefined,
+    writable = upload !== undefined,
   ) {
-    if (tempPath) owner.openUploads.set(realPath, this);
+    this.writable = writable;
+    if (upload) owner.openUploads.set(upload.virtualPath, this);
   }
 
   /** Up to `length` bytes at `position`; an empty buffer at end of file. */
@@ -566,19 +642,23 @@ export class GuardedFile {
     if (this.closed) return;
     this.closed = true;
     this.forget();
+    const upload = this.upload;
     try {
       if (this.pendingTimes) await this.handle.utimes(this.pendingTimes.atime ?? new Date(), this.pendingTimes.mtime);
       await this.handle.close();
-      if (this.tempPath) await rename(this.tempPath, this.realPath);
+      if (upload) await rename(upload.dir.entry(upload.temp), upload.dir.entry(upload.name));
       if (this.writable || this.bytes > 0) this.owner.logTransfer(this.writable ? 'upload' : 'download', this.virtualPath, this.bytes, this.started);
     } catch (err) {
-      if (this.tempPath) await unlink(this.tempPath).catch(() => {});
+      if (upload) await unlink(upload.dir.entry(upload.temp)).catch(() => {});
       throw fromErrno(err);
+    } finally {
+      upload?.dir.close();
     }
   }
 
   private forget(): void {
-    if (this.owner.openUploads.get(this.realPath) === this) this.owner.openUploads.delete(this.realPath);
+    const key = this.upload?.virtualPath;
+    if (key !== undefined && this.owner.openUploads.get(key) === this) this.owner.openUploads.delete(key);
   }
 
   /** The connection went away before CLOSE: an unfinished upload is discarded. */
@@ -587,12 +667,35 @@ export class GuardedFile {
     this.closed = true;
     this.forget();
     await this.handle.close().catch(() => {});
-    if (this.tempPath) await unlink(this.tempPath).catch(() => {});
+    if (this.upload) {
+      await unlink(this.upload.dir.entry(this.upload.temp)).catch(() => {});
+      this.upload.dir.close();
+    }
   }
 }
 
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Runs `use` on what a walk reached, then closes the directory it holds, whatever `use` does. */
+async function holding<E extends Entry, T>(reached: Promise<E>, use: (reached: E) => Promise<T>): Promise<T> {
+  const entry = await reached;
+  try {
+    return await use(entry);
+  } finally {
+    entry.dir.close();
+  }
+}
+
+/** lstat of an entry; the root (no name) is the directory held itself. */
+function lstatEntry({ dir, name }: Entry): Promise<Stats> {
+  return name === undefined ? stat(dir.path) : lstat(dir.entry(name));
+}
+
+/** Refuses like a missing file does. */
+function missing(virtualPath: string): never {
+  throw new GatewayError('NOT_FOUND', `no such file or directory: ${virtualPath}`, { text: 'not_found' });
 }
 
 function sameSecond(a: Date, b: Date): boolean {
@@ -608,9 +711,4 @@ function assertOffset(position: number, length = 0): void {
   if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(position + length)) {
     throw new GatewayError('UNSUPPORTED', `file offset out of range: ${position}`, { text: 'unsupported' });
   }
-}
-
-async function assertNotDirectory(realPath: string): Promise<void> {
-  const existing = await stat(realPath).catch(() => undefined);
-  if (existing?.isDirectory()) throw new GatewayError('IS_A_DIRECTORY', 'upload onto a directory', { text: 'is_a_directory' });
 }

@@ -57,6 +57,7 @@ export class DirectoryReader {
     this.closed = true;
     this.release('windowHeld');
     this.release('preparedHeld');
+    this.pages.close(); // the directory's descriptor
   }
 
   private release(field: 'windowHeld' | 'preparedHeld'): void {

@@ -30,12 +30,16 @@ async function listingPages(control: FtpCommandContext, virtualPath: string, for
     if (format === 'mlsd') throw new GatewayError('NOT_A_DIRECTORY', 'MLSD of a file', { text: 'not_a_directory' });
     return [[{ name: path.posix.basename(virtualPath), stats }]];
   }
-  const pages = await control.files.openDirectory(virtualPath);
   return (async function* () {
-    for (;;) {
-      const page = await pages.page(PAGE_ENTRIES, SCAN_WINDOW_BYTES);
-      if (page.length === 0) return;
-      yield page;
+    const pages = await control.files.openDirectory(virtualPath);
+    try {
+      for (;;) {
+        const page = await pages.page(PAGE_ENTRIES, SCAN_WINDOW_BYTES);
+        if (page.length === 0) return;
+        yield page;
+      }
+    } finally {
+      pages.close(); // the directory's descriptor, however the listing ends
     }
   })();
 }
@@ -85,7 +89,11 @@ function listing(format: ListFormat): FtpCommand {
           for await (const chunk of text) yield Buffer.from(chunk, 'utf8');
         })(),
       );
-      await download(control, source, 'Here comes the directory listing.');
+      try {
+        await download(control, source, 'Here comes the directory listing.');
+      } finally {
+        await text.return(undefined); // a listing never read to its end still lets its directory go
+      }
     },
   };
 }

@@ -6,7 +6,10 @@
  *                         the tests may run as root, and a broken jail must not damage the host)
  * After every test the outside tree, the sibling and the storage root must be exactly as they were.
  */
-import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { setTimeout } from 'node:timers/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GuardedFs, normalizeVirtualPath, type GuardedFile } from '../../../../src/core/index.js';
@@ -290,29 +293,157 @@ describe('the jail under attack', () => {
     await writeFile(path.join(rootReal, 'sub', 'deep.txt'), 'deep\n');
   });
 
-  it('keeps a client-made link on its target, inside the jail, when the link or its directory moves', async () => {
+  it('stores a client-made link relative to itself: no host path, and moved, it leads inside or nowhere', async () => {
     await fs.mkdir('deep');
     await fs.mkdir('deep/er');
-    await fs.symlink('/inside.txt', 'deep/er/moving-link');
-    await fs.symlink('../../inside.txt', 'deep/er/staying-link');
-    await fs.rename('deep/er/moving-link', 'moving-link'); // two levels up
-    await fs.rename('deep/er', 'er'); // a directory holding a link, one level up
-    for (const link of ['moving-link', 'er/staying-link']) {
-      expect(await fs.readlink(link), link).toBe('/inside.txt');
-      expect(await readAll(await fs.open(link, { read: true })), link).toBe('inside\n');
-      // What the storage holds must point inside: a link aimed out would hand a racing client a way out.
-      const target = path.resolve(path.dirname(path.join(rootReal, link)), await readlink(path.join(rootReal, link)));
-      expect(target.startsWith(rootReal + path.sep), `${link} -> ${target}`).toBe(true);
+    await fs.symlink('/inside.txt', 'deep/er/absolute-link');
+    await fs.symlink('../../inside.txt', 'deep/er/relative-link');
+    await fs.symlink('/sub', 'link-subdir/through-link'); // made through a symlinked directory: stored from /sub
+    for (const [link, stored] of [
+      ['deep/er/absolute-link', '../../inside.txt'],
+      ['deep/er/relative-link', '../../inside.txt'],
+      ['sub/through-link', '.'],
+    ] as const) {
+      const onDisk = path.join(rootReal, link);
+      expect(await readlink(onDisk), link).toBe(stored);
+      // The link's size is its target's length: nothing about the host's paths.
+      expect((await lstat(onDisk)).size, link).toBe(Buffer.byteLength(stored));
     }
-    await fs.remove('moving-link');
-    await fs.remove('er/staying-link');
-    await fs.rmdir('er');
-    await fs.rmdir('deep');
+    expect(await fs.readlink('deep/er/absolute-link')).toBe('/inside.txt');
+    expect(await readAll(await fs.open('deep/er/absolute-link', { read: true }))).toBe('inside\n');
+    expect(await fs.readlink('sub/through-link')).toBe('/sub');
+    expect(await fs.realpath('sub/through-link/deep.txt')).toBe('/sub/deep.txt');
+
+    // Moved to the same depth, a relative link still leads to its target...
+    await fs.mkdir('other');
+    await fs.rename('deep/er', 'other/er');
+    expect(await readAll(await fs.open('other/er/relative-link', { read: true }))).toBe('inside\n');
+    // ...moved up, its "../.." would climb out of the jail: it leads nowhere, never outside.
+    await fs.rename('other/er/absolute-link', 'moved-link');
+    await fs.rename('other/er', 'er');
+    for (const link of ['moved-link', 'er/relative-link']) {
+      await expectGatewayError(fs.readlink(link), 'NOT_FOUND');
+      await expectGatewayError(fs.stat(link), 'NOT_FOUND');
+      await expectGatewayError(fs.open(link, { read: true }), 'NOT_FOUND');
+      await expectGatewayError(fs.open(link, { write: true, create: true, truncate: true }), 'NOT_FOUND');
+    }
+    for (const link of ['moved-link', 'er/relative-link', 'sub/through-link']) await fs.remove(link);
+    for (const dir of ['er', 'other', 'deep']) await fs.rmdir(dir);
   });
 
   it('removes an outside link itself, never its target', async () => {
     await symlink(path.join(base, 'outside', 'secret.txt'), path.join(rootReal, 'doomed-link'));
     await fs.remove('doomed-link');
     await expectGatewayError(fs.lstat('doomed-link'), 'NOT_FOUND');
+  });
+});
+
+/** Descriptors this process holds now. */
+const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
+
+describe('the walk: descriptors, symlinks resolved inside, no window', () => {
+  it('follows a symlink inside the jail wherever it sits in the path, old absolute links included', async () => {
+    await symlink(path.join(rootReal, 'sub'), path.join(rootReal, 'abs-inside')); // as older versions stored them
+    try {
+      expect(await readAll(await fs.open('abs-inside/deep.txt', { read: true }))).toBe('deep\n');
+      expect(await fs.readlink('abs-inside')).toBe('/sub');
+      expect(await fs.realpath('link-subdir/up/abs-inside/deep.txt')).toBe('/sub/deep.txt');
+      expect((await fs.list('link-subdir/up/link-subdir')).map((e) => e.name)).toContain('deep.txt');
+    } finally {
+      await fs.remove('abs-inside');
+    }
+  });
+
+  it('gives up after 40 symlinks in one path (ELOOP as NOT_FOUND)', async () => {
+    const chain = Array.from({ length: 41 }, (_, i) => `chain${i}`);
+    for (const [i, name] of chain.entries()) await symlink(chain[i + 1] ?? 'inside.txt', path.join(rootReal, name));
+    try {
+      expect(await readAll(await fs.open('chain1', { read: true }))).toBe('inside\n'); // 40 links
+      await expectGatewayError(fs.stat('chain0'), 'NOT_FOUND'); // 41
+      await expectGatewayError(fs.open('chain0', { write: true, create: true, truncate: true }), 'NOT_FOUND');
+    } finally {
+      for (const name of chain) await fs.remove(name);
+    }
+  });
+
+  it('keeps what it opened when the path is swapped for a symlink to the outside afterwards', async () => {
+    await fs.mkdir('swap');
+    for (let i = 0; i < 3; i++) await writeFile(path.join(rootReal, 'swap', `f${i}`), `${i}`);
+    const pages = await fs.openDirectory('swap');
+    const upload = await fs.open('swap/new.txt', { write: true, create: true, truncate: true });
+    const stream = await fs.openWriteStream('swap/streamed.txt');
+    // The directory is renamed away and a link to the outside takes its name.
+    await rename(path.join(rootReal, 'swap'), path.join(rootReal, 'swapped'));
+    await symlink(path.join(base, 'outside'), path.join(rootReal, 'swap'));
+    expect((await pages.page(10, 1 << 16)).map((e) => e.name)).toEqual(['f0', 'f1', 'f2']);
+    pages.close();
+    await upload.write(Buffer.from('held'), 0);
+    await upload.close();
+    stream.end('streamed');
+    await once(stream, 'finish');
+    expect(await readFile(path.join(rootReal, 'swapped', 'new.txt'), 'utf8')).toBe('held');
+    expect(await readFile(path.join(rootReal, 'swapped', 'streamed.txt'), 'utf8')).toBe('streamed');
+    // New calls walk again and find the link: outside, so absent.
+    await expectGatewayError(fs.list('swap'), 'NOT_FOUND');
+    await expectGatewayError(fs.open('swap/new.txt', { read: true }), 'NOT_FOUND');
+    await fs.remove('swap');
+    for (const name of ['f0', 'f1', 'f2', 'new.txt', 'streamed.txt']) await fs.remove(`swapped/${name}`);
+    await fs.rmdir('swapped');
+  });
+
+  it('refuses a root that was renamed away and replaced', async () => {
+    const own = path.join(base, 'storage', 'replaced');
+    await mkdir(own);
+    await writeFile(path.join(own, 'mine.txt'), 'mine');
+    const session = await GuardedFs.forSession(makeSession({ root_path: 'replaced' }), path.join(base, 'storage'));
+    await rename(own, `${own}.away`);
+    await mkdir(own);
+    try {
+      await expectGatewayError(session.stat('/'), 'NOT_FOUND');
+      await expectGatewayError(session.list('/'), 'NOT_FOUND');
+    } finally {
+      await rmdir(own);
+      await rename(`${own}.away`, own);
+    }
+    expect((await session.list('/')).map((e) => e.name)).toEqual(['mine.txt']);
+    await rm(own, { recursive: true });
+  });
+
+  it('closes every descriptor it opens, on success and on every kind of failure', async () => {
+    const exercise = async (): Promise<void> => {
+      const settle = (p: Promise<unknown>): Promise<unknown> => p.catch(() => undefined);
+      for (const input of ['/', 'inside.txt', 'sub/deep.txt', 'link-inside', 'link-subdir/deep.txt', 'sub/up', 'link-etc/passwd', 'rel-escape', 'loop1', 'missing/x', 'inside.txt/x']) {
+        await settle(fs.stat(input));
+        await settle(fs.lstat(input));
+        await settle(fs.realpath(input));
+        await settle(fs.readlink(input));
+        await settle(fs.list(input));
+        await settle(fs.storageStats(input));
+        await settle(fs.size(input));
+        await settle(fs.open(input, { read: true }).then((f) => f.close()));
+        await settle(fs.openReadStream(input).then((s) => s.destroy()));
+        await settle(fs.setAttributes(input, { mode: 0o644 }));
+        await settle(fs.mkdir(`${input}/nd`).then(() => fs.rmdir(`${input}/nd`)));
+        await settle(fs.rename(input, `${input}-renamed`).then(() => fs.rename(`${input}-renamed`, input)));
+        await settle(fs.hardlink(input, 'hard').then(() => fs.remove('hard')));
+        await settle(fs.symlink(input, 'soft').then(() => fs.remove('soft')));
+      }
+      const pages = await fs.openDirectory('sub');
+      await pages.page(1, 1 << 16);
+      pages.close(); // mid-listing
+      const aborted = await fs.open('sub/aborted.txt', { write: true, create: true, truncate: true });
+      await aborted.abort();
+      const destroyed = await fs.openWriteStream('sub/destroyed.txt');
+      destroyed.destroy();
+      await once(destroyed, 'close');
+      await settle(fs.openWriteStream('sub').then((s) => s.destroy()));
+    };
+    await exercise(); // warm-up: Node opens descriptors of its own the first time some calls run
+    await setTimeout(50);
+    const baseline = openDescriptors();
+    await exercise();
+    await setTimeout(50);
+    expect(openDescriptors()).toBe(baseline);
+    expect(await readdir(path.join(rootReal, 'sub'))).toEqual(['deep.txt', 'up', 'up2']);
   });
 });
