@@ -15,9 +15,8 @@ import {
   StaticUserDirectory,
   diffUsers,
   parseUserRecords,
-  readJsonFile,
+  readUserRecords,
   silentLogger,
-  UserConfigError,
   type Clock,
   type Logger,
   type UserChanges,
@@ -174,9 +173,7 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
 
 /** The config's users: the file (errors name it, the user and the field) or the inline records. */
 async function readUsers(config: GatewayConfig): Promise<UserRecord[]> {
-  if (typeof config.users !== 'string') return parseUserRecords(config.users, 'config: users');
-  const raw = await readJsonFile(config.users, 'users file', (message) => new UserConfigError(message));
-  return parseUserRecords(raw, config.users);
+  return typeof config.users === 'string' ? readUserRecords(config.users) : parseUserRecords(config.users, 'config: users');
 }
 
 /** Parts a reload applies; everything else needs a restart. */

@@ -22,6 +22,7 @@ export {
   UserConfigError,
   parseAuthorizedKey,
   parseUserRecords,
+  readUserRecords,
   userRecordSchema,
   type AuthorizedKey,
   type UserDirectory,

@@ -133,9 +133,14 @@ export class StaticUserDirectory implements UserDirectory {
 }
 
 /** Users from a JSON file holding an array of records, validated once at start-up. */
+/** The records of a users file; UserConfigError naming the file and the field on anything wrong. */
+export async function readUserRecords(file: string): Promise<UserRecord[]> {
+  const raw = await readJsonFile(file, 'users file', (message) => new UserConfigError(message));
+  return parseUserRecords(raw, file);
+}
+
 export class JsonFileUserDirectory extends StaticUserDirectory {
   static async load(file: string): Promise<JsonFileUserDirectory> {
-    const raw = await readJsonFile(file, 'users file', (message) => new UserConfigError(message));
-    return new JsonFileUserDirectory(parseUserRecords(raw, file));
+    return new JsonFileUserDirectory(await readUserRecords(file));
   }
 }

@@ -29,8 +29,6 @@ export interface ClientAddress {
   /** The client's address (normalized): the header's when one came, else the socket's peer. */
   remoteAddress: string;
   remotePort: number;
-  /** Whether a PROXY header named it. */
-  proxied: boolean;
 }
 
 export class ProxyHeaderError extends Error {
@@ -49,7 +47,7 @@ export const OPTIONAL_HEADER_WAIT_MS = 500;
  * (the caller destroys the socket) on a bad, untrusted, missing-but-required or late header.
  */
 export function readClientAddress(socket: Socket, policy: ProxyPolicy): Promise<ClientAddress> {
-  const own: ClientAddress = { remoteAddress: normalizeSource(socket.remoteAddress ?? ''), remotePort: socket.remotePort ?? 0, proxied: false };
+  const own: ClientAddress = { remoteAddress: normalizeSource(socket.remoteAddress ?? ''), remotePort: socket.remotePort ?? 0 };
   if (policy.mode === 'off') return Promise.resolve(own);
   if (!policy.trusted(own.remoteAddress)) {
     return policy.mode === 'required'
@@ -82,7 +80,7 @@ export function readClientAddress(socket: Socket, policy: ProxyPolicy): Promise<
           return policy.mode === 'required' ? finish(new ProxyHeaderError('PROXY header required')) : finish(undefined, own, buffered);
         }
         const { source } = parsed;
-        const address = source ? { remoteAddress: normalizeSource(source.address), remotePort: source.port, proxied: true } : own;
+        const address = source ? { remoteAddress: normalizeSource(source.address), remotePort: source.port } : own;
         return finish(undefined, address, buffered.subarray(parsed.length));
       }
     };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { hasCommand, user } from '../helpers/gateway.js';
+import { passivePorts } from '../helpers/passive-ports.js';
 import { startGatewayProcess, startRedis, type GatewayProcess, type RedisServer } from '../helpers/processes.js';
 import { call, LoginFailed, sshLogin, type SshSession } from '../helpers/sftp.js';
 
@@ -37,8 +38,14 @@ describe.skipIf(!hasCommand('redis-server'))('SIGHUP under --workers 2', () => {
     stays = await user('stays', PASSWORD);
     await writeFile(usersFile, JSON.stringify([stays, await user('leaves', PASSWORD)]));
     node = await startGatewayProcess(
-      { storage: path.join(dir, 'data'), users: usersFile, redis: { url: redis.url, keyPrefix: 'reload:' }, sftp: { host: '127.0.0.1', port: 0 } },
-      ['sftp'],
+      {
+        storage: path.join(dir, 'data'),
+        users: usersFile,
+        redis: { url: redis.url, keyPrefix: 'reload:' },
+        sftp: { host: '127.0.0.1', port: 0 },
+        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
+      },
+      ['sftp', 'ftp'],
       ['--workers', '2'],
       2,
     );
@@ -60,7 +67,10 @@ describe.skipIf(!hasCommand('redis-server'))('SIGHUP under --workers 2', () => {
     await Promise.all(leaving.map((login) => login.closed));
     const applied = () => node.output.filter((line) => line.includes('"event":"reload"') && line.includes('"outcome":"applied"'));
     await expect.poll(() => applied().length, { timeout: 10_000 }).toBe(2);
-    expect(new Set(applied().map((line) => (JSON.parse(line) as { pid: number }).pid)).size).toBe(2);
+    const reloads = applied().map((line) => JSON.parse(line) as { pid: number; restart_needed: string[] });
+    expect(new Set(reloads.map((reload) => reload.pid)).size).toBe(2);
+    // Each worker compares the new file with its own share of the passive ports: nothing to restart.
+    for (const reload of reloads) expect(reload.restart_needed).toEqual([]);
     expect((await observer.sessions.list()).filter((s) => s.username === 'leaves')).toEqual([]);
     await expect(sshLogin(node.ports.sftp!, { username: 'leaves', password: PASSWORD })).rejects.toBeInstanceOf(LoginFailed);
 

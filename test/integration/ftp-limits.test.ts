@@ -58,6 +58,23 @@ describe('ftp login deadline and pre-handshake limits', () => {
     ftp.close();
   });
 
+  it('a protected passive data connection that never starts TLS gets 425 at the handshake timeout', async () => {
+    const ftp = await RawFtp.connect(gw.gateway.addresses.ftps!.port, { implicitTls: true });
+    expect((await ftp.login('alice', PASSWORD)).code).toBe(230);
+    expect((await ftp.command('PBSZ 0')).code).toBe(200);
+    expect((await ftp.command('PROT P')).code).toBe(200);
+    const data = await ftp.openData(); // connected, but no ClientHello follows
+    const started = Date.now();
+    ftp.send('LIST');
+    expect((await ftp.reply()).code).toBe(150);
+    expect((await ftp.reply(5_000)).code).toBe(425);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    data.destroy();
+    expect((await ftp.command('NOOP')).code).toBe(200);
+    ftp.close();
+  });
+
   it(`${SILENT} silent sockets on the implicit port: beyond the cap closed at once, the rest at the handshake timeout`, async () => {
     const port = gw.gateway.addresses.ftps!.port;
     const started = Date.now();

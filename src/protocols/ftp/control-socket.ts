@@ -70,9 +70,13 @@ export class SocketWire implements ControlWire {
   }
 
   drained(): Promise<void> {
+    const socket = this.socket;
     return new Promise((resolve) => {
-      this.socket.once('drain', resolve);
-      this.socket.once('close', resolve);
+      const done = (): void => {
+        socket.removeListener('drain', done).removeListener('close', done);
+        resolve();
+      };
+      socket.once('drain', done).once('close', done);
     });
   }
 
@@ -102,6 +106,9 @@ export class SocketWire implements ControlWire {
       return;
     }
     this.tlsVersion = secure.getProtocol();
+    // An error (a reset, a bad record) is followed by 'close', which ends the connection; unheard,
+    // it would end the process.
+    secure.on('error', () => {});
     this.socket = secure;
     this.listen(secure);
   }

@@ -161,12 +161,17 @@ export class DataChannel {
     this.options.reply(150, opening);
     if (!connection.secured) return connection.socket;
     let secure: TLSSocket;
+    // A client may open a passive connection long before its command, but once 150 is out its
+    // handshake gets tlsHandshakeTimeoutSeconds like any other.
+    const handshakeTimer = setTimeout(() => connection.socket.destroy(), this.options.config.tlsHandshakeTimeoutSeconds * 1000);
     try {
       secure = await untilAborted(connection.secured, signal);
     } catch (err) {
       if (signal.aborted) throw err;
       this.options.logger.info({ err }, 'data connection TLS handshake failed');
       throw new FtpReply(425, 'TLS negotiation on the data connection failed.');
+    } finally {
+      clearTimeout(handshakeTimer);
     }
     secure.on('error', () => {}); // the transfer's own handling reports errors
     if (this.options.config.requireTlsSessionReuse && !secure.isSessionReused()) {
