@@ -118,6 +118,7 @@ function parseEprt(arg: string): { host: string; port: number } | undefined {
 
 function active(parse: (arg: string) => { host: string; port: number } | undefined, usage: string): FtpCommand {
   return {
+    keepsRestOffset: true,
     run(control, arg) {
       if (!control.config.activeMode) throw new FtpReply(502, 'Active mode is off: use PASV or EPSV.');
       const target = parse(arg);
@@ -130,6 +131,7 @@ function active(parse: (arg: string) => { host: string; port: number } | undefin
 
 export const transferCommands: CommandTable = {
   PASV: {
+    keepsRestOffset: true,
     async run(control) {
       control.data.assertNotEpsvAll();
       const address = await control.data.passiveAddress(control.localAddress);
@@ -139,6 +141,7 @@ export const transferCommands: CommandTable = {
   },
 
   EPSV: {
+    keepsRestOffset: true,
     async run(control, arg) {
       const protocol = arg.trim().toUpperCase();
       if (protocol === 'ALL') {
@@ -155,6 +158,7 @@ export const transferCommands: CommandTable = {
   EPRT: active(parseEprt, 'Usage: EPRT |1|address|port| or |2|address|port|.'),
 
   TYPE: {
+    keepsRestOffset: true,
     run(control, arg) {
       const type = arg.trim().toUpperCase();
       if (/^A( N)?$/.test(type)) control.ascii = true;
@@ -165,6 +169,7 @@ export const transferCommands: CommandTable = {
   },
 
   MODE: {
+    keepsRestOffset: true,
     run(control, arg) {
       if (arg.trim().toUpperCase() !== 'S') throw new FtpReply(504, 'Only MODE S is supported.');
       control.reply(200, 'Mode set to S.');
@@ -172,6 +177,7 @@ export const transferCommands: CommandTable = {
   },
 
   STRU: {
+    keepsRestOffset: true,
     run(control, arg) {
       if (arg.trim().toUpperCase() !== 'F') throw new FtpReply(504, 'Only STRU F is supported.');
       control.reply(200, 'Structure set to F.');
@@ -179,6 +185,7 @@ export const transferCommands: CommandTable = {
   },
 
   REST: {
+    keepsRestOffset: true,
     run(control, arg) {
       // Any count is taken; the core refuses one that is not a safe integer at RETR/STOR (550).
       const digits = /^\d{1,32}$/.exec(arg.trim());
