@@ -6,14 +6,14 @@
  */
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { GatewayError } from '../../../core/index.js';
 import { describeError } from '../../error-map.js';
 import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { FtpReply } from '../reply.js';
 import { transferAborted } from '../data-channel.js';
-import { UploadBatches } from '../upload-batches.js';
+import { batchWrites } from '../upload-batches.js';
 
 
 const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
@@ -36,16 +36,21 @@ export function download(control: FtpCommandContext, source: Readable, opening: 
  * connection completes the upload only if the control connection is still open
  * UPLOAD_COMMIT_GRACE_MS later (or the client sends a command meanwhile). A killed client closes
  * both connections at once with a normal FIN, and its data EOF can be seen first; then the upload
- * is abandoned, and the pipeline's error destroys it with its temporary file.
+ * is abandoned, and the transfer's failure destroys it with its temporary file. The last bytes go
+ * to disk while the control connection is watched; only the commit (rename or copy into place)
+ * waits for the verdict.
  */
-function receive(control: FtpCommandContext, data: Socket, sink: Writable): Promise<void> {
-  const batches = new UploadBatches({
-    batchBytes: UPLOAD_BATCH_BYTES,
-    maxWaitMs: UPLOAD_BATCH_WAIT_MS,
-    beforeEnd: async () =>
-      (await control.survives(UPLOAD_COMMIT_GRACE_MS)) ? undefined : transferAborted('control connection closed during the upload'),
-  });
-  return pipeline(data, batches, sink);
+async function receive(control: FtpCommandContext, data: Socket, sink: Writable): Promise<void> {
+  const received = pipeline(data, sink, { end: false });
+  const batches = batchWrites(data, sink, { batchBytes: UPLOAD_BATCH_BYTES, maxWaitMs: UPLOAD_BATCH_WAIT_MS });
+  try {
+    await received;
+  } finally {
+    batches.stop();
+  }
+  if (!(await control.survives(UPLOAD_COMMIT_GRACE_MS))) throw transferAborted('control connection closed during the upload');
+  sink.end();
+  await finished(sink);
 }
 
 type StoreMode = 'replace' | 'append' | 'unique';
