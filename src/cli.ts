@@ -91,8 +91,10 @@ async function serve(configFile: string | undefined, example: boolean, workersFl
   const config = configFile ? await loadConfigFile(configFile) : await exampleConfig();
   const workers = parseWorkers(workersFlag);
   checkClusterConfig(config, workers);
-  const logger = createLogger(config.logLevel);
-  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
+  const primaryLogger = createLogger(config.logLevel);
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, primaryLogger);
+  // Workers share the primary's output: each line says which process wrote it.
+  const logger = cluster.isWorker ? primaryLogger.child({ pid: process.pid }) : primaryLogger;
   // Handlers go in before anything listens: a signal during start-up still closes cleanly.
   const starting = createGateway(workerConfig(config), { logger, node: cluster.isWorker ? workerNode(process.pid) : undefined });
   let stopping = false;

@@ -42,6 +42,11 @@ export interface LoginRequest {
 export interface ConnectionHandle {
   /** Ends the connection; `reason` says why (SESSION_ENDED on logout, SHUTTING_DOWN on close). */
   end(reason: GatewayError): void;
+  /**
+   * When the connection last did something (epoch ms): a request, a command, transfer progress.
+   * Read only when the session is listed or the heartbeat writes it out, so it costs nothing per operation.
+   */
+  lastActivity?(): number;
 }
 
 export interface SessionManagerOptions {
@@ -111,6 +116,13 @@ export const DEFAULT_SESSION_TTL_MS = 30_000;
 const APPENDED_CODE = /^([\s\S]*?)(\d{6})$/;
 
 const newId = (): string => randomBytes(20).toString('hex');
+
+/** The session's own last use (login, HTTP request) or its connections' latest activity. */
+function lastActive(entry: LiveSession): number {
+  let latest = entry.lastUsed;
+  for (const connection of entry.connections) latest = Math.max(latest, connection.lastActivity?.() ?? 0);
+  return latest;
+}
 
 export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly throttle: LoginThrottle;
@@ -436,7 +448,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       fields: entry.session.toJSON(),
       origin: { ...origin, createdAt: origin.createdAt.toISOString() },
       node: this.node,
-      lastActiveAt: new Date(entry.lastUsed).toISOString(),
+      lastActiveAt: new Date(lastActive(entry)).toISOString(),
       connections: entry.connections.size,
     };
   }

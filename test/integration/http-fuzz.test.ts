@@ -105,10 +105,13 @@ async function fuzzConnection(port: number, random: () => number): Promise<{ tex
   const closing = new Promise<void>((resolve) => socket.once('close', () => ((closed = true), resolve())));
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   // One message at a time, as a client would: Node's HTTP server drops pending replies when a
-  // malformed message follows or the client half-closes. Wait until 150 ms pass without a byte.
+  // malformed message follows or the client half-closes. Wait for the answer to begin (a login's
+  // password hash takes a while on a loaded machine), then until 150 ms pass without a byte.
   for (let i = 0; i < MESSAGES_PER_CONNECTION && !closed; i++) {
+    const before = chunks.length;
     socket.write(message(random));
     const giveUp = Date.now() + 3_000;
+    while (!closed && chunks.length === before && Date.now() < giveUp) await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 20))]);
     for (let seen = -1; !closed && seen !== chunks.length && Date.now() < giveUp; ) {
       seen = chunks.length;
       await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 150))]);

@@ -13,6 +13,7 @@ import { ftpConnect, mkdirCode, sftpUpload, sshConnect } from '../helpers/client
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 import { passivePorts } from '../helpers/passive-ports.js';
 import { parseExposition, type Exposition } from '../helpers/prometheus.js';
+import { call } from '../helpers/sftp.js';
 
 const PASSWORD = 'metrics pw';
 
@@ -50,8 +51,18 @@ describe('metrics', () => {
     await upload.write(up);
     await upload.finish();
     await expect(sshConnect(gw, 'writer', 'wrong')).rejects.toThrow();
+    const back = await call<Buffer>((cb) => writer.sftp.readFile('/up.bin', cb));
+    expect(back.equals(up)).toBe(true);
     const reader = await sshConnect(gw, 'reader', PASSWORD);
     expect(await mkdirCode(reader, '/no')).toBe(3);
+    const httpLogin = (username: string, password: string) =>
+      fetch(`http://127.0.0.1:${gw.gateway.addresses.http!.port}/api/rest/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      });
+    expect((await httpLogin('reader', PASSWORD)).status).toBe(201);
+    expect((await httpLogin('writer', 'wrong')).status).toBe(401);
     const ftp = await ftpConnect(gw, 'writer', PASSWORD);
     await ftp.uploadFrom(Readable.from([down]), '/down.bin');
     const chunks: Buffer[] = [];
@@ -61,6 +72,7 @@ describe('metrics', () => {
     const during = await scrape();
     expect(during.value('filegate_sessions', { protocol: 'sftp' })).toBe(2);
     expect(during.value('filegate_sessions', { protocol: 'ftp' })).toBe(1);
+    expect(during.value('filegate_sessions', { protocol: 'http' })).toBe(1);
     expect(during.value('filegate_connections', { protocol: 'sftp' })).toBe(2);
     expect(during.value('filegate_connections', { protocol: 'ftp' })).toBe(1);
     ftp.close();
@@ -71,6 +83,10 @@ describe('metrics', () => {
     expect(moved('filegate_logins_total', { protocol: 'sftp', outcome: 'success', reason: 'none' })).toBe(2);
     expect(moved('filegate_logins_total', { protocol: 'sftp', outcome: 'failure', reason: 'AUTH_FAILED' })).toBe(1);
     expect(moved('filegate_logins_total', { protocol: 'ftp', outcome: 'success', reason: 'none' })).toBe(1);
+    expect(moved('filegate_logins_total', { protocol: 'http', outcome: 'success', reason: 'none' })).toBe(1);
+    expect(moved('filegate_logins_total', { protocol: 'http', outcome: 'failure', reason: 'AUTH_FAILED' })).toBe(1);
+    expect(moved('filegate_transfer_bytes_total', { protocol: 'sftp', direction: 'download' })).toBe(up.length);
+    expect(moved('filegate_transfer_files_total', { protocol: 'sftp', direction: 'download' })).toBe(1);
     expect(moved('filegate_transfer_bytes_total', { protocol: 'sftp', direction: 'upload' })).toBe(up.length);
     expect(moved('filegate_transfer_bytes_total', { protocol: 'ftp', direction: 'upload' })).toBe(down.length);
     expect(moved('filegate_transfer_bytes_total', { protocol: 'ftp', direction: 'download' })).toBe(down.length);

@@ -75,6 +75,25 @@ describe('session lifecycle across protocols', () => {
     await expect.poll(() => sessionOf(gw, 'lena', 'ftp'), { timeout: 2000 }).toBeUndefined();
   });
 
+  it('last_active_at follows SFTP requests and FTP commands; an idle connection leaves it alone', async () => {
+    const { ssh, sftp } = await sshConnect(gw, 'lena');
+    const ftp = await ftpConnect(gw, 'lena');
+    const activeAt = async (protocol: string) => Date.parse((await sessionOf(gw, 'lena', protocol))!.last_active_at);
+    const idleSftp = await activeAt('sftp');
+    const idleFtp = await activeAt('ftp');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await activeAt('sftp')).toBe(idleSftp);
+    expect(await activeAt('ftp')).toBe(idleFtp);
+
+    const used = Date.now();
+    await new Promise((resolve, reject) => sftp.stat('/', (err) => (err ? reject(err) : resolve(undefined))));
+    await ftp.pwd();
+    expect(await activeAt('sftp')).toBeGreaterThanOrEqual(used);
+    expect(await activeAt('ftp')).toBeGreaterThanOrEqual(used);
+    ssh.end();
+    ftp.close();
+  });
+
   it('HTTP DELETE /api/rest/v1/sessions ends that session and its connections', async () => {
     const base = `http://127.0.0.1:${gw.gateway.addresses.http!.port}/api/rest/v1/sessions`;
     const login = await fetch(base, {

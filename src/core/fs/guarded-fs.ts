@@ -491,14 +491,28 @@ export class GuardedFile {
    * short-lived Buffers makes V8 collect far more often, full collections included.
    */
   async readInto(buffer: Buffer, position: number): Promise<number> {
+    const bytesRead = await this.prefetch(buffer, position);
+    this.bytes += bytesRead;
+    return bytesRead;
+  }
+
+  /**
+   * readInto() for a cache ahead of the client (SFTP read-ahead): the bytes count toward the
+   * transfer only once the cache hands them out (served()), so a block fetched twice or never asked
+   * for does not inflate the logged and measured size.
+   */
+  async prefetch(buffer: Buffer, position: number): Promise<number> {
     assertOffset(position);
     try {
-      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
-      this.bytes += bytesRead;
-      return bytesRead;
+      return (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
     } catch (err) {
       throw fromErrno(err);
     }
+  }
+
+  /** Prefetched bytes handed to the client. */
+  served(bytes: number): void {
+    this.bytes += bytes;
   }
 
   async write(data: Buffer, position: number): Promise<void> {

@@ -202,7 +202,11 @@ export class FtpControl implements FtpCommandContext {
       sessions.delete(session.id);
       throw err;
     }
-    this.detachSession = sessions.attach(session.id, { end: (reason) => this.end(reason) });
+    this.detachSession = sessions.attach(session.id, {
+      end: (reason) => this.end(reason),
+      // A transfer under way counts as activity, like a command.
+      lastActivity: () => (this.data.progress() >= 0 ? Date.now() : this.lastActivity),
+    });
     if (this.closing) return this.detachSession(); // the client left while the password was checked
     this.session = session;
     this.onLogin();

@@ -42,6 +42,8 @@ export class SshConnection {
   private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
+  /** When an SFTP channel last received input (epoch ms). */
+  private lastRequest = Date.now();
   private readonly resources: ConnectionResources;
 
   constructor(
@@ -124,7 +126,7 @@ export class SshConnection {
     this.session = session;
     this.options.authenticated();
     this.logger = this.logger.child({ session: session.ref, username: session.username });
-    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason) });
+    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason), lastActivity: () => this.lastRequest });
     return true;
   }
 
@@ -140,6 +142,7 @@ export class SshConnection {
         logger: this.logger,
         // OpenSSH's client sends SYMLINK's arguments in the reverse of the draft's order.
         symlinkTargetFirst: /^OpenSSH/.test(this.options.clientSoftware),
+        onInput: () => (this.lastRequest = Date.now()),
       });
     });
     const refuse = (accept: () => ServerChannel): void => {

@@ -47,7 +47,9 @@ export class ReadAhead {
     const bytes = await data;
     // Past what the block saw (end of file, or the file grew since): the file itself answers.
     if (offset >= bytes.length) return this.file.read(length, position);
-    return bytes.subarray(offset, Math.min(offset + length, bytes.length));
+    const slice = bytes.subarray(offset, Math.min(offset + length, bytes.length));
+    this.file.served(slice.length);
+    return slice;
   }
 
   /** The handle's file was changed (FSETSTAT): cached bytes may be stale. */
@@ -59,7 +61,7 @@ export class ReadAhead {
     let block = this.blocks.get(index);
     if (!block) {
       const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(READ_AHEAD_BLOCK);
-      const data = this.file.readInto(buffer, index * READ_AHEAD_BLOCK).then((n) => buffer.subarray(0, n));
+      const data = this.file.prefetch(buffer, index * READ_AHEAD_BLOCK).then((n) => buffer.subarray(0, n));
       block = { buffer, data };
       this.blocks.set(index, block);
       // The requests waiting on it report the error; later ones read afresh.

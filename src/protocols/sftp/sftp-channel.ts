@@ -26,6 +26,8 @@ export interface SftpChannelOptions {
   resources: ConnectionResources;
   logger: Logger;
   symlinkTargetFirst: boolean;
+  /** Called per chunk of SFTP input: the session's activity (SSH keepalives do not count). */
+  onInput(): void;
 }
 
 export function serveSftpChannel(channel: ServerChannel, options: SftpChannelOptions): void {
@@ -80,7 +82,10 @@ export function serveSftpChannel(channel: ServerChannel, options: SftpChannelOpt
       },
     },
   });
-  channel.on('data', (chunk: Buffer) => engine.receive(chunk));
+  channel.on('data', (chunk: Buffer) => {
+    options.onInput();
+    engine.receive(chunk);
+  });
   // OpenSSH's client waits for our side to close before it exits.
   channel.on('end', () => engine.inputEnded());
   channel.on('close', () => {
