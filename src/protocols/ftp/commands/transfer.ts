@@ -20,8 +20,14 @@ const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
 const UPLOAD_BATCH_WAIT_MS = 2;
 /** Bytes the socket may run ahead of the disk, so reading goes on while a batch is being written. */
 const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
-/** How long after the data EOF the control connection must stay open for an upload to be stored. */
-const UPLOAD_COMMIT_GRACE_MS = 50;
+/**
+ * How long after the data EOF the control connection must stay open for an upload to be stored. A
+ * killed client's kernel sends both FINs at once, and the control FIN, queued behind no data, is
+ * not the later one; the check also waits for one more read of input after this time, so a loaded
+ * event loop does not shorten it. It only has to cover the two packets' jitter, and every upload
+ * waits for it.
+ */
+const UPLOAD_COMMIT_GRACE_MS = 10;
 
 /** Streams `source` to the client. */
 export function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
