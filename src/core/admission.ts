@@ -1,7 +1,9 @@
 /**
  * Admission: the one registry of live connections of a listener group (SFTP; FTP with implicit FTPS;
- * HTTP). It enforces the total and the per-source connection caps and the login deadline, so that no
- * single source can fill a listener and no connection can stay unauthenticated for long.
+ * HTTP). It enforces the total and the per-source connection caps, the login deadline and the idle
+ * timeout, so that no single source can fill a listener and no connection stays unauthenticated or
+ * unused for long. What counts as activity is the adapter's to report (an SFTP request, an FTP
+ * command); SSH keepalives and TCP traffic alone do not keep a connection.
  */
 import { silentLogger, type Logger } from './logger.js';
 import { normalizeSource, sourceKey } from './source-address.js';
@@ -11,6 +13,21 @@ export interface AdmissionLimits {
   maxConnections: number;
   maxConnectionsPerSource: number;
   loginTimeoutMs: number;
+  /** No activity this long: the connection is idle (0 = never). */
+  idleTimeoutMs: number;
+}
+
+/** What admit() tells the adapter, which closes the connection in its protocol's way. */
+export interface AdmissionEvents {
+  /** Not logged in within the login timeout. */
+  loginDeadline(): void;
+  /** No activity for the idle timeout. */
+  idle?(): void;
+  /**
+   * Asked before a connection counts as idle: true if it made progress the adapter does not report
+   * call by call (an FTP data transfer), which counts as activity now.
+   */
+  busy?(): boolean;
 }
 
 export interface AdmissionTicket {
@@ -18,6 +35,10 @@ export interface AdmissionTicket {
   readonly source: string;
   /** The connection has logged in: cancels the login deadline. */
   authenticated(): void;
+  /** The client did something (a request, a command): the idle timeout starts again. Cheap. */
+  active(): void;
+  /** When the connection was last active (epoch ms; admission counts as activity). */
+  readonly lastActive: number;
   /** The connection is gone: frees its place. Idempotent. */
   release(): void;
 }
@@ -48,10 +69,11 @@ export class Admission {
   }
 
   /**
-   * Counts a new connection in, or says which cap refuses it. `onDeadline` fires once if the
-   * connection has not called `authenticated()` within the login timeout; the caller closes it.
+   * Counts a new connection in, or says which cap refuses it. `events.loginDeadline` fires once if
+   * the connection has not called `authenticated()` within the login timeout, `events.idle` once it
+   * has not called `active()` for the idle timeout; the caller closes it.
    */
-  admit(remoteAddress: string, onDeadline: () => void): Admitted {
+  admit(remoteAddress: string, events: AdmissionEvents): Admitted {
     const source = normalizeSource(remoteAddress);
     const key = sourceKey(source);
     const fromSource = this.perSource.get(key) ?? 0;
@@ -61,12 +83,27 @@ export class Admission {
     this.perSource.set(key, fromSource + 1);
 
     const admittedAt = this.clock();
+    let lastActive = admittedAt;
     let deadline: NodeJS.Timeout | undefined = setTimeout(() => {
       deadline = undefined;
       this.logger.info({ event: 'login_timeout', remote: source, ms: this.clock() - admittedAt }, 'not logged in in time');
-      onDeadline();
+      events.loginDeadline();
     }, this.limits.loginTimeoutMs);
     deadline.unref();
+    const { idleTimeoutMs } = this.limits;
+    // One timer per connection, re-armed for the remainder when it finds activity since it was set.
+    const checkIdle = (): void => {
+      if (events.busy?.()) lastActive = this.clock();
+      const idleFor = this.clock() - lastActive;
+      if (idleFor < idleTimeoutMs) {
+        idleTimer = setTimeout(checkIdle, idleTimeoutMs - idleFor).unref();
+        return;
+      }
+      idleTimer = undefined;
+      this.logger.info({ event: 'idle_timeout', remote: source, ms: idleFor }, 'connection idle');
+      events.idle?.();
+    };
+    let idleTimer: NodeJS.Timeout | undefined = idleTimeoutMs > 0 ? setTimeout(checkIdle, idleTimeoutMs).unref() : undefined;
     const cancel = (): void => {
       if (deadline) clearTimeout(deadline);
       deadline = undefined;
@@ -74,11 +111,21 @@ export class Admission {
     let released = false;
     const ticket: AdmissionTicket = {
       source,
-      authenticated: cancel,
+      authenticated: () => {
+        cancel();
+        lastActive = this.clock();
+      },
+      active: () => {
+        lastActive = this.clock();
+      },
+      get lastActive() {
+        return lastActive;
+      },
       release: () => {
         if (released) return;
         released = true;
         cancel();
+        clearTimeout(idleTimer);
         this.live--;
         const left = this.perSource.get(key)! - 1;
         if (left > 0) this.perSource.set(key, left);

@@ -35,7 +35,7 @@ export { TotpVerifier, type Clock } from './totp.js';
 export { LoginThrottle, DEFAULT_LOCKOUT, type LockoutConfig, type Lock, type LoginAttempt } from './throttle.js';
 export { normalizeSource, sourceKey } from './source-address.js';
 export { trustList } from './trusted-proxies.js';
-export { Admission, type AdmissionLimits, type AdmissionTicket, type Admitted } from './admission.js';
+export { Admission, type AdmissionEvents, type AdmissionLimits, type AdmissionTicket, type Admitted } from './admission.js';
 export {
   INSECURE_SSH_OFFER,
   allowed2faMethods,

@@ -18,6 +18,8 @@ export interface SshLogin {
   algorithms?: Algorithms;
   /** Collects the keyboard-interactive prompts the server asked. */
   prompts?: string[];
+  /** SSH keepalive requests every this many ms (transport traffic only). */
+  keepaliveInterval?: number;
 }
 
 export interface SshSession {
@@ -66,6 +68,7 @@ export async function sshLogin(port: number, login: SshLogin): Promise<SshSessio
       tryKeyboard: true,
       ...(login.methods ? { authHandler: login.methods } : {}),
       algorithms: login.algorithms,
+      keepaliveInterval: login.keepaliveInterval,
       readyTimeout: 10_000,
     });
   });

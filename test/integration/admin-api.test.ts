@@ -188,7 +188,7 @@ describe('admin API', () => {
     expect(badToken.code).toBe(1);
     expect(badToken.stderr).toContain('401');
     for (const out of [table, json, endUser, end, again, noToken, badToken]) bodies.push(out.stdout, out.stderr);
-  });
+  }, 90_000); // seven CLI processes, each compiling the sources with tsx: slow on a loaded machine
 
   it('writes no secret into any response or log line, and audits every admin request', async () => {
     expect(secrets.size).toBeGreaterThan(5);

@@ -98,5 +98,5 @@ describe('filegate users and SIGHUP against filegate serve', () => {
     server.kill('SIGTERM');
     expect(await exit).toBe(0);
     expect(out).not.toContain(PASSWORD);
-  });
+  }, 90_000); // a dozen CLI processes, each compiling the sources with tsx: slow on a loaded machine
 });

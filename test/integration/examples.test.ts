@@ -2,7 +2,8 @@
  * The deployment examples, checked as far as this machine can: the systemd unit by
  * `systemd-analyze verify`, every example config by the loader `filegate serve` uses, the compose
  * file's references (files, addresses HAProxy names) and the Dockerfile's promises. Building the
- * image and starting the compose fleet need a Docker engine, which the test machines do not have.
+ * image needs a Docker engine, which the test machines do not have; the compose fleet itself runs in
+ * network namespaces in compose-fleet.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';

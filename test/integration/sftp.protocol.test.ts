@@ -437,14 +437,24 @@ describe('SFTP connection limits, idle timeout and shutdown', () => {
     }
   });
 
-  it('closes an idle connection', async () => {
+  it('closes a connection without SFTP requests for the idle timeout, SSH keepalives or not; requests keep it', async () => {
     const gw = await startGateway({ sftp: { host: '127.0.0.1', port: 0, idleTimeoutSeconds: 1 }, users: [await user('u', PW)] });
     try {
-      const session = await sshLogin(gw.gateway.addresses.sftp!.port, { username: 'u', password: PW });
+      const port = gw.gateway.addresses.sftp!.port;
+      // keepalive@openssh.com global requests every 200 ms: transport traffic, not activity.
+      const [quiet, keepalive, busy] = await Promise.all([0, 200, 0].map((keepaliveInterval) => sshLogin(port, { username: 'u', password: PW, keepaliveInterval })));
       const started = Date.now();
-      await session.closed;
+      let busyClosed = false;
+      void busy.closed.then(() => (busyClosed = true));
+      for (let i = 0; i < 8; i++) {
+        await call<string>((cb) => busy.sftp.realpath('.', cb));
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      await Promise.all([quiet.closed, keepalive.closed]);
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-      expect(Date.now() - started).toBeLessThan(3000);
+      expect(busyClosed).toBe(false);
+      await busy.closed;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
     } finally {
       await gw.close();
     }

@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { FtpConfig } from '../../config.js';
-import type { GatewayError, GuardedFs, Language, Logger, Session } from '../../core/index.js';
+import type { AdmissionTicket, GatewayError, GuardedFs, Language, Logger, Session } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { describeError } from '../error-map.js';
 import { COMMANDS, type FtpCommandContext } from './commands/index.js';
@@ -17,6 +17,14 @@ import { stripTelnet } from './line-reader.js';
 import type { PassivePorts } from './passive.js';
 import { FtpReply, formatReply } from './reply.js';
 import type { FtpTls } from './tls.js';
+
+type ConnectionTicket = Pick<AdmissionTicket, 'authenticated' | 'active' | 'lastActive'>;
+
+/** For a control connection outside any listener (unit tests): no deadlines to tell. */
+function untracked(): ConnectionTicket {
+  let lastActive = Date.now();
+  return { authenticated: () => {}, active: () => (lastActive = Date.now()), get lastActive() { return lastActive; } };
+}
 
 /** What every control connection of one adapter shares. */
 export interface FtpServices {
@@ -84,9 +92,8 @@ export class FtpControl implements FtpCommandContext {
   private renameFrom: { path: string; command: number } | undefined;
   private loginFailures = 0;
   private detachSession: (() => void) | undefined;
-  private lastActivity = Date.now();
+  /** Transfer progress when the core last asked whether the connection is busy. */
   private lastProgress = -1;
-  private idleTimer: NodeJS.Timeout;
   /** Waiting in survives(): told true on a client line, false when the connection starts closing. */
   private readonly survivalWatchers = new Set<(alive: boolean) => void>();
 
@@ -94,7 +101,8 @@ export class FtpControl implements FtpCommandContext {
     private readonly services: FtpServices,
     private readonly wire: ControlWire,
     /** Called once, when a login succeeds (the login deadline stops). */
-    private readonly onLogin: () => void = () => {},
+    /** The connection's admission ticket: told of the login and of each command line. */
+    private readonly ticket: ConnectionTicket = untracked(),
   ) {
     this.config = services.config;
     this.logger = services.logger.child({ remote: wire.remoteAddress });
@@ -108,7 +116,6 @@ export class FtpControl implements FtpCommandContext {
       logger: this.logger,
       reply: (code, text) => this.reply(code, text),
     });
-    this.idleTimer = setTimeout(() => this.checkIdle(), this.idleMs).unref();
   }
 
   get localAddress(): string {
@@ -205,11 +212,11 @@ export class FtpControl implements FtpCommandContext {
     this.detachSession = sessions.attach(session.id, {
       end: (reason) => this.end(reason),
       // A transfer under way counts as activity, like a command.
-      lastActivity: () => (this.data.progress() >= 0 ? Date.now() : this.lastActivity),
+      lastActivity: () => (this.data.progress() >= 0 ? Date.now() : this.ticket.lastActive),
     });
     if (this.closing) return this.detachSession(); // the client left while the password was checked
     this.session = session;
-    this.onLogin();
+    this.ticket.authenticated();
     this.reply(230, 'Login successful.');
   }
 
@@ -256,7 +263,7 @@ export class FtpControl implements FtpCommandContext {
 
   /** A command line from the client (without its line end). */
   line(bytes: Buffer): void {
-    this.lastActivity = Date.now();
+    this.ticket.active();
     for (const watcher of this.survivalWatchers) watcher(true);
     let text: string;
     try {
@@ -290,7 +297,6 @@ export class FtpControl implements FtpCommandContext {
     if (this.gone) return;
     this.gone = true;
     this.markClosing();
-    clearTimeout(this.idleTimer);
     this.queue.length = 0;
     this.data.close(transferAborted('control connection closed'));
     this.detachSession?.();
@@ -313,10 +319,6 @@ export class FtpControl implements FtpCommandContext {
   private markClosing(): void {
     this.closing = true;
     for (const watcher of this.survivalWatchers) watcher(false);
-  }
-
-  private get idleMs(): number {
-    return this.config.idleTimeoutSeconds * 1000;
   }
 
   private enqueue(command: Command): void {
@@ -361,20 +363,20 @@ export class FtpControl implements FtpCommandContext {
     }
   }
 
-  /** Idle means no command and no transfer progress for `idleTimeoutSeconds`. */
-  private checkIdle(): void {
+  /** Whether a data transfer moved since the core last asked (transfers count as activity). */
+  transferProgressed(): boolean {
     const progress = this.data.progress();
-    if (progress !== this.lastProgress) {
-      this.lastProgress = progress;
-      this.lastActivity = Date.now();
-    }
-    const idleFor = Date.now() - this.lastActivity;
-    if (idleFor >= this.idleMs) {
-      this.logger.info({ event: 'ftp-idle-timeout', session: this.session?.ref }, 'idle control connection closed');
-      this.reply(421, 'Idle timeout: closing the control connection.');
-      this.close();
-      return;
-    }
-    this.idleTimer = setTimeout(() => this.checkIdle(), this.idleMs - idleFor).unref();
+    const moved = progress >= 0 && progress !== this.lastProgress;
+    this.lastProgress = progress;
+    return moved;
   }
+
+  /** No command and no transfer progress for `idleTimeoutSeconds` (the core's admission says so). */
+  idleTimedOut(): void {
+    if (this.closing) return;
+    this.logger.info({ event: 'ftp-idle-timeout', session: this.session?.ref }, 'idle control connection closed');
+    this.reply(421, 'Idle timeout: closing the control connection.');
+    this.close();
+  }
+
 }

@@ -26,7 +26,12 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
     logger,
   };
   const admission = new Admission(
-    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: config.loginTimeoutSeconds * 1000 },
+    {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerSource: config.maxConnectionsPerSource,
+      loginTimeoutMs: config.loginTimeoutSeconds * 1000,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    },
     { logger },
   );
   const sockets = new Set<Socket>();
@@ -85,7 +90,11 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
 async function acceptConnection(services: FtpServices, admission: Admission, socket: Socket, remote: string, implicitTls: boolean, logger: Logger): Promise<void> {
   socket.on('error', (err) => logger.debug({ err }, 'control connection error'));
   let control: FtpControl | undefined;
-  const admitted = admission.admit(remote, () => (control ? control.loginTimedOut() : socket.destroy()));
+  const admitted = admission.admit(remote, {
+    loginDeadline: () => (control ? control.loginTimedOut() : socket.destroy()),
+    idle: () => (control ? control.idleTimedOut() : socket.destroy()),
+    busy: () => control?.transferProgressed() ?? false,
+  });
   if (!admitted.ok) {
     logger.warn({ event: 'ftp-connection-refused', remote, reason: admitted.reason }, 'connection limit reached');
     if (implicitTls) socket.destroy(); // no TLS yet to say it in
@@ -111,7 +120,7 @@ async function acceptConnection(services: FtpServices, admission: Admission, soc
     }
   }
   const wire = new SocketWire(transport, { tlsVersion, tlsContext: tls.control, tlsHandshakeTimeoutMs: handshakeMs, remoteAddress: remote });
-  control = new FtpControl(services, wire, () => ticket.authenticated());
+  control = new FtpControl(services, wire, ticket);
   wire.attach(control);
   control.greet();
 }

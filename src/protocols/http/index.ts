@@ -58,9 +58,10 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
   /** Each admitted socket's ticket: its client address, and its deadline for a first request. */
   const tickets = new WeakMap<Socket, AdmissionTicket>();
   // HTTP has no login per connection: the deadline is a backstop for a first request, after Node's
-  // own header and request timeouts (which answer 408) have had their turn.
+  // own header and request timeouts (which answer 408) have had their turn. Between requests, Node's
+  // keep-alive timeout is HTTP's idle timeout.
   const admission = new Admission(
-    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: 2 * requestTimeoutMs },
+    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: 2 * requestTimeoutMs, idleTimeoutMs: 0 },
     { logger },
   );
   const proxy = proxyPolicy(config.proxyProtocol, context.config.trustedProxies);
@@ -71,7 +72,7 @@ export async function startHttpServer(context: AdapterContext, config: HttpConfi
     readClientAddress(socket, proxy).then(
       (client) => {
         awaitingHeader.delete(socket);
-        const admitted = admission.admit(client.remoteAddress, () => socket.destroy());
+        const admitted = admission.admit(client.remoteAddress, { loginDeadline: () => socket.destroy() });
         if (!admitted.ok) {
           answerRaw(socket, new RequestError('too_many_connections', 'Too many connections; try again later.'));
           return;

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Connection, NegotiatedAlgorithms, ServerChannel, Session as SshSession } from 'ssh2';
-import { translate, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
+import { translate, type AdmissionTicket, type GatewayError, type GuardedFs, type Logger, type Session, type SshAlgorithms, type Transport } from '../../core/index.js';
 import type { AdapterContext } from '../context.js';
 import { sendAuthBanner } from './auth-banner.js';
 import { SshAuthenticator } from './auth.js';
@@ -28,8 +28,8 @@ export interface SshConnectionOptions {
   resources: Omit<ConnectionResources, 'readAhead' | 'windows'>;
   /** The client's SSH software, e.g. "OpenSSH_9.2p1". */
   clientSoftware: string;
-  /** The user has logged in: the login deadline no longer applies. */
-  authenticated(): void;
+  /** The connection's admission ticket: told of the login (the deadline stops) and of SFTP activity. */
+  ticket: Pick<AdmissionTicket, 'authenticated' | 'active' | 'lastActive'>;
 }
 
 export class SshConnection {
@@ -42,8 +42,6 @@ export class SshConnection {
   private channels = 0;
   private logger: Logger;
   private readonly opened = Date.now();
-  /** When an SFTP channel last received input (epoch ms). */
-  private lastRequest = Date.now();
   private readonly resources: ConnectionResources;
 
   constructor(
@@ -124,9 +122,9 @@ export class SshConnection {
       return false;
     }
     this.session = session;
-    this.options.authenticated();
+    this.options.ticket.authenticated();
     this.logger = this.logger.child({ session: session.ref, username: session.username });
-    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason), lastActivity: () => this.lastRequest });
+    this.detach = this.context.sessions.attach(session.id, { end: (reason) => this.end(reason), lastActivity: () => this.options.ticket.lastActive });
     return true;
   }
 
@@ -142,7 +140,7 @@ export class SshConnection {
         logger: this.logger,
         // OpenSSH's client sends SYMLINK's arguments in the reverse of the draft's order.
         symlinkTargetFirst: /^OpenSSH/.test(this.options.clientSoftware),
-        onInput: () => (this.lastRequest = Date.now()),
+        onInput: () => this.options.ticket.active(),
       });
     });
     const refuse = (accept: () => ServerChannel): void => {

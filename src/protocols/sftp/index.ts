@@ -1,7 +1,8 @@
 /**
  * The SFTP listener: ssh2 for the SSH transport and authentication, our own TCP server in front of
  * it for connection limits (total and per source address), the login deadline (counted from accept,
- * whatever the client sends) and the idle timeout; our own engine speaks SFTP. Host keys come from the config or are
+ * whatever the client sends) and the idle timeout (SFTP requests are activity; SSH keepalives are
+ * not), all kept by the core's Admission; our own engine speaks SFTP. Host keys come from the config or are
  * generated into certsDir once; the legacy algorithms are offered (last) only when
  * `insecure.sshCiphers` is on, and the core decides per user whether a login may use them.
  */
@@ -37,7 +38,12 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
   const connections = new Map<Socket, SshConnection>();
   const key = (address: string | undefined, port: number | undefined): string => `${address}|${port}`;
   const admission = new Admission(
-    { maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource, loginTimeoutMs: config.loginTimeoutSeconds * 1000 },
+    {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerSource: config.maxConnectionsPerSource,
+      loginTimeoutMs: config.loginTimeoutSeconds * 1000,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    },
     { logger },
   );
   const buffered = new ByteBudget(config.maxBufferedBytesTotal);
@@ -60,9 +66,17 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     );
   };
   const admit = (socket: Socket, remote: string): void => {
-    const admitted = admission.admit(remote, () => {
-      logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
-      socket.destroy();
+    const admitted = admission.admit(remote, {
+      loginDeadline: () => {
+        logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
+        socket.destroy();
+      },
+      idle: () => {
+        logger.info({ event: 'idle-timeout', remote, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
+        const connection = connections.get(socket);
+        if (connection) connection.end();
+        else socket.destroy();
+      },
     });
     if (!admitted.ok) {
       logger.warn({ event: 'connection-refused', remote, reason: admitted.reason, total: admission.size, from_source: admission.sizeFor(remote) }, 'SFTP connection refused');
@@ -72,12 +86,6 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     const { ticket } = admitted;
     const id = key(socket.remoteAddress, socket.remotePort);
     awaitingClient.set(id, { socket, ticket });
-    socket.setTimeout(config.idleTimeoutSeconds * 1000, () => {
-      logger.info({ event: 'idle-timeout', remote, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
-      const connection = connections.get(socket);
-      if (connection) connection.end();
-      else socket.destroy();
-    });
     socket.once('close', () => {
       ticket.release();
       awaitingClient.delete(id);
@@ -101,7 +109,7 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
         remoteAddress: ticket.source,
         resources: { handles: { used: 0, max: config.maxHandles }, budget: buffered.child(config.maxBufferedBytes) },
         clientSoftware: info.header.versions.software,
-        authenticated: () => ticket.authenticated(),
+        ticket,
       }),
     );
   });
