@@ -56,7 +56,8 @@ export class Admission {
     private readonly limits: AdmissionLimits,
     options: { clock?: Clock; logger?: Logger } = {},
   ) {
-    this.logger = (options.logger ?? silentLogger).child({ component: 'admission' });
+    // The listener's own logger: its lines say which listener refused or timed out a connection.
+    this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? Date.now;
   }
 

@@ -232,14 +232,14 @@ describe('SFTP audit log', () => {
       await refusal(port, { username: 'audited', password: `${PW}-wrong`, methods: ['keyboard-interactive'] });
       await loginOnce(port, { username: 'audited2', password: PW, otp, methods: ['keyboard-interactive'] });
       await loginOnce(port, { username: 'audkey', privateKey: key.privateKey, methods: ['publickey'] });
-      await expect.poll(() => lines.filter((l) => l.includes('"connection-close"')).length, { timeout: 2000 }).toBe(4);
+      await expect.poll(() => lines.filter((l) => l.includes('"connection_close"')).length, { timeout: 2000 }).toBe(4);
     } finally {
       await gw.close();
     }
     const log = lines.join('');
     expect(ids.length).toBe(6);
     for (const secret of [PW, otp, TOTP_SECRET, ...ids, key.privateKey.split('\n')[1]!]) expect(log).not.toContain(secret);
-    expect(lines.filter((l) => l.includes('"connection-open"')).length).toBe(4);
+    expect(lines.filter((l) => l.includes('"connection_open"')).length).toBe(4);
     expect(log).toContain('"outcome":"failure"');
   });
 });

@@ -270,7 +270,7 @@ describe('SFTP requests (ssh2 client)', () => {
       const window = (channel as unknown as { outgoing: { window: number } }).outgoing;
       const reads = Array.from({ length: 1000 }, (_, i) => packet(5, u32(i), str(Buffer.from([0, 0, 0, 0])), u64(0n), u32(255 * 1024)));
       channel.write(packet(3, u32(1), str('/overrun.bin'), u32(0x01), u32(0)));
-      const overrun = (): boolean => lines.join('').includes('"event":"sftp-window-overrun"');
+      const overrun = (): boolean => lines.join('').includes('"event":"sftp_window_overrun"');
       // Keep pushing (bounded: 200 rounds, about 40 MiB) until the server cuts the channel off; how
       // fast it gets there depends on the machine's load, not on the behaviour under test.
       for (let round = 0; round < 200 && !overrun(); round++) {

@@ -163,7 +163,7 @@ export class GuardedFs {
       const cap = this.session.max_dir_listing_size;
       const shown = cap > 0 ? names.slice(0, cap) : names;
       if (shown.length < names.length) {
-        this.logger.info({ event: 'listing-truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
+        this.logger.info({ event: 'listing_truncated', path: v, shown: shown.length, total: names.length }, 'listing capped');
       }
       return statEntries(dirRealPath, shown); // an entry that vanished since readdir is left out
     });

@@ -197,7 +197,7 @@ export class FtpControl implements FtpCommandContext {
     } catch (err) {
       this.replyError(err);
       if (++this.loginFailures >= this.config.maxLoginFailuresPerConnection) {
-        this.logger.warn({ event: 'ftp-login-limit', failures: this.loginFailures }, 'too many failed logins on one connection');
+        this.logger.warn({ event: 'ftp_login_limit', failures: this.loginFailures }, 'too many failed logins on one connection');
         this.reply(421, 'Too many failed logins: closing the connection.');
         this.close();
       }
@@ -256,7 +256,6 @@ export class FtpControl implements FtpCommandContext {
   /** Not logged in within `loginTimeoutSeconds`: 421 and close, whatever the client sent meanwhile. */
   loginTimedOut(): void {
     if (this.session || this.closing) return;
-    this.logger.info({ event: 'ftp-login-timeout' }, 'control connection not logged in in time');
     this.reply(421, 'Login timeout: closing the control connection.');
     this.close();
   }
@@ -374,7 +373,6 @@ export class FtpControl implements FtpCommandContext {
   /** No command and no transfer progress for `idleTimeoutSeconds` (the core's admission says so). */
   idleTimedOut(): void {
     if (this.closing) return;
-    this.logger.info({ event: 'ftp-idle-timeout', session: this.session?.ref }, 'idle control connection closed');
     this.reply(421, 'Idle timeout: closing the control connection.');
     this.close();
   }

@@ -42,7 +42,7 @@ export async function startFtpServer(context: AdapterContext, config: FtpConfig)
     readClientAddress(socket, proxy).then(
       (client) => acceptConnection(services, admission, socket, client.remoteAddress, implicitTls, logger),
       (err: Error) => {
-        logger.warn({ event: 'proxy-header-refused', peer: socket.remoteAddress, reason: err.message }, 'FTP connection closed: PROXY header');
+        logger.warn({ event: 'proxy_header_refused', peer: socket.remoteAddress, reason: err.message }, 'FTP connection closed: PROXY header');
         socket.destroy();
       },
     );
@@ -96,7 +96,6 @@ async function acceptConnection(services: FtpServices, admission: Admission, soc
     busy: () => control?.transferProgressed() ?? false,
   });
   if (!admitted.ok) {
-    logger.warn({ event: 'ftp-connection-refused', remote, reason: admitted.reason }, 'connection limit reached');
     if (implicitTls) socket.destroy(); // no TLS yet to say it in
     else socket.end('421 Too many connections; try again later.\r\n', () => socket.destroy());
     return;

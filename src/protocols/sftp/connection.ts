@@ -79,7 +79,7 @@ export class SshConnection {
       this.onSession(channel);
     });
     client.on('error', (err: Error & { level?: string }) => {
-      this.logger.info({ event: 'connection-error', level: err.level, error: err.message }, 'SSH connection error');
+      this.logger.info({ event: 'connection_error', level: err.level, error: err.message }, 'SSH connection error');
     });
     client.on('close', () => this.onClose());
   }
@@ -87,7 +87,7 @@ export class SshConnection {
   /** Ends the connection: a DISCONNECT, then the socket is destroyed if the peer lingers. */
   end(reason?: GatewayError): void {
     if (this.closed) return;
-    if (reason) this.logger.info({ event: 'connection-end', reason: reason.code }, 'ending SSH connection');
+    if (reason) this.logger.info({ event: 'connection_end', reason: reason.code }, 'ending SSH connection');
     this.client.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -103,7 +103,7 @@ export class SshConnection {
     try {
       this.context.sessions.recheckTransport(this.session, this.transport());
     } catch (err) {
-      this.logger.warn({ event: 'rekey-refused', ssh: negotiated, reason: (err as GatewayError).code }, 'algorithms after re-key not allowed');
+      this.logger.warn({ event: 'rekey_refused', ssh: negotiated, reason: (err as GatewayError).code }, 'algorithms after re-key not allowed');
       this.end();
     }
   }
@@ -114,7 +114,7 @@ export class SshConnection {
       this.fs = await this.context.openFs(session);
     } catch (err) {
       this.context.sessions.delete(session.id);
-      this.logger.error({ event: 'storage-failed', session: session.ref, err }, 'cannot open the session storage');
+      this.logger.error({ event: 'storage_failed', session: session.ref, err }, 'cannot open the session storage');
       throw err;
     }
     if (this.closed) {
@@ -157,6 +157,6 @@ export class SshConnection {
     this.closed = true;
     this.detach?.();
     this.resources.budget.dispose();
-    this.logger.info({ event: 'connection-close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
+    this.logger.info({ event: 'connection_close', duration_ms: Date.now() - this.opened }, 'SSH connection closed');
   }
 }

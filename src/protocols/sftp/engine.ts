@@ -132,7 +132,7 @@ export class SftpEngine {
       }
     } catch (err) {
       if (!(err instanceof FramingLost)) throw err;
-      this.options.logger.warn({ event: 'sftp-framing-lost', error: err.message }, 'SFTP packet length out of range: channel closed');
+      this.options.logger.warn({ event: 'sftp_framing_lost', error: err.message }, 'SFTP packet length out of range: channel closed');
       this.close();
       this.options.sink.close();
     } finally {
@@ -184,8 +184,8 @@ export class SftpEngine {
       if (err instanceof MalformedPacket) return reply.status(id, SFTP_STATUS.BAD_MESSAGE, 'Bad message');
       const { fs, logger } = this.options;
       const described = describeError(err, fs.session.language);
-      if (described.code === 'INTERNAL') logger.error({ event: 'sftp-error', type, err }, 'SFTP request failed');
-      else logger.debug({ event: 'sftp-refused', type, reason: described.code }, 'SFTP request refused');
+      if (described.code === 'INTERNAL') logger.error({ event: 'sftp_error', type, err }, 'SFTP request failed');
+      else logger.debug({ event: 'sftp_refused', type, reason: described.code }, 'SFTP request refused');
       return reply.status(id, described.sftp, described.message);
     }
   }

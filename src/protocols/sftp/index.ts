@@ -60,26 +60,21 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     readClientAddress(socket, proxy).then(
       (client) => admit(socket, client.remoteAddress),
       (err: Error) => {
-        logger.warn({ event: 'proxy-header-refused', peer: socket.remoteAddress, reason: err.message }, 'SFTP connection closed: PROXY header');
+        logger.warn({ event: 'proxy_header_refused', peer: socket.remoteAddress, reason: err.message }, 'SFTP connection closed: PROXY header');
         socket.destroy();
       },
     );
   };
   const admit = (socket: Socket, remote: string): void => {
     const admitted = admission.admit(remote, {
-      loginDeadline: () => {
-        logger.info({ event: 'login-timeout', remote, seconds: config.loginTimeoutSeconds }, 'no login in time: connection closed');
-        socket.destroy();
-      },
+      loginDeadline: () => socket.destroy(),
       idle: () => {
-        logger.info({ event: 'idle-timeout', remote, seconds: config.idleTimeoutSeconds }, 'SFTP connection idle');
         const connection = connections.get(socket);
         if (connection) connection.end();
         else socket.destroy();
       },
     });
     if (!admitted.ok) {
-      logger.warn({ event: 'connection-refused', remote, reason: admitted.reason, total: admission.size, from_source: admission.sizeFor(remote) }, 'SFTP connection refused');
       socket.destroy();
       return;
     }
@@ -102,7 +97,7 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
     awaitingClient.delete(id);
     const { socket, ticket } = accepted;
     const connectionLogger = logger.child({ remote: ticket.source, port: info.port });
-    connectionLogger.info({ event: 'connection-open', client: info.header.versions.software }, 'SFTP connection opened');
+    connectionLogger.info({ event: 'connection_open', client: info.header.versions.software }, 'SFTP connection opened');
     connections.set(
       socket,
       new SshConnection(client, socket, context, connectionLogger, {
@@ -116,7 +111,7 @@ export async function startSftpServer(context: AdapterContext, config: SftpConfi
 
   await listen(listener, config.port, config.host);
   // After start-up (e.g. EMFILE on accept): keep serving the connections we have.
-  listener.on('error', (err) => logger.error({ event: 'listener-error', err }, 'SFTP listener error'));
+  listener.on('error', (err) => logger.error({ event: 'listener_error', err }, 'SFTP listener error'));
   const address = listener.address() as AddressInfo;
 
   return {
@@ -153,7 +148,7 @@ async function closeAll(listener: net.Server, sockets: Set<Socket>, connections:
   }
   const deadline = Date.now() + CLOSE_WAIT_MS;
   while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  if (sockets.size > 0) logger.warn({ event: 'close-forced', sockets: sockets.size }, 'destroying lingering SFTP sockets');
+  if (sockets.size > 0) logger.warn({ event: 'close_forced', sockets: sockets.size }, 'destroying lingering SFTP sockets');
   for (const socket of sockets) socket.destroy();
   await stopped;
 }

@@ -61,7 +61,7 @@ export function serveSftpChannel(channel: ServerChannel, options: SftpChannelOpt
         channel.pause();
         overrunCheck ??= setInterval(() => {
           if (channel.readableLength + engine.bufferedInput <= MAX_HELD_INPUT) return;
-          logger.warn({ event: 'sftp-window-overrun' }, 'SFTP client sent past its window: channel closed');
+          logger.warn({ event: 'sftp_window_overrun' }, 'SFTP client sent past its window: channel closed');
           stopOverrunCheck();
           engine.close();
           channel.destroy();

@@ -203,7 +203,7 @@ describe('max_dir_listing_size', () => {
     };
     const fs = await open({ max_dir_listing_size: 3 }, logger);
     expect((await fs.list('dir')).map((e) => e.name)).toEqual(['Mu', 'alpha', 'beta']);
-    expect(events).toContainEqual(expect.objectContaining({ event: 'listing-truncated', shown: 3, total: 6 }));
+    expect(events).toContainEqual(expect.objectContaining({ event: 'listing_truncated', shown: 3, total: 6 }));
   });
 
   it('shows everything with 0 (no cap) or a cap above the count', async () => {
