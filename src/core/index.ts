@@ -52,3 +52,4 @@ export { GuardedFs, GuardedFile, type FsObserver, type AttributeChange, type Fil
 export type { DirectoryPages } from './fs/directory-pages.js';
 export { hasControlCharacter, normalizeVirtualPath } from './fs/jail.js';
 export { LfToCrlf, CrlfDecoder } from './fs/line-endings.js';
+export { sendStream } from './fs/file-read-stream.js';

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { freePort, stopChild } from './helpers.js';
 
 const SSHD = '/usr/sbin/sshd';
-const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 const START_TIMEOUT_MS = 10_000;
 
 export interface OpenSshServer {
@@ -41,7 +40,9 @@ export async function startOpenSshServer(dir: string, clientPublicKey: string): 
       'PermitRootLogin prohibit-password',
       'StrictModes no',
       'UsePAM no',
-      `Subsystem sftp ${SFTP_SERVER}`,
+      // In-process sftp-server: an external one is started through the user's shell, and bash run by
+      // sshd reads ~/.bashrc (on the bench machine root's runs pyenv: a second per session).
+      'Subsystem sftp internal-sftp',
       '',
     ].join('\n'),
   );

@@ -105,17 +105,19 @@ export interface GatewayProcess {
 /**
  * Runs `filegate serve --config` with `config` (relative paths resolve in a temporary directory);
  * ready when each of `listeners` has logged `listening` `instances` times (once per worker).
+ * `nodeFlags` go to node itself (workers inherit them).
  */
 export async function startGatewayProcess(
   config: Record<string, unknown>,
   listeners: string[],
   extraArgs: string[] = [],
   instances = 1,
+  nodeFlags: string[] = [],
 ): Promise<GatewayProcess> {
   const dir = await mkdtemp(path.join(tmpdir(), 'filegate-node-'));
   const file = path.join(dir, 'config.json');
   await writeFile(file, JSON.stringify({ certsDir: './certs', logLevel: 'info', ...config }));
-  const child = spawn(process.execPath, [...CLI, 'serve', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeFlags, ...CLI, 'serve', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports: Record<string, number> = {};
   const seen = new Map<string, number>();
   const output = await waitForOutput(

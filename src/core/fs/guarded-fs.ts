@@ -18,6 +18,7 @@ import { CrlfDecoder, LfToCrlf } from './line-endings.js';
 import { AtomicUpload, writeFully } from './atomic-upload.js';
 import { statEntries } from './entry-stats.js';
 import { DirectoryPages } from './directory-pages.js';
+import { FileReadStream } from './file-read-stream.js';
 
 export interface FileInfo {
   name: string;
@@ -232,7 +233,10 @@ export class GuardedFs {
     return new GuardedFile(this, handle, v, realPath, undefined, writing);
   }
 
-  /** A stream of a file's bytes from `start` (FTP RETR), converted to CRLF for TYPE A unless windows_mode_ftp. */
+  /**
+   * A stream of a file's bytes from `start` (FTP RETR), converted to CRLF for TYPE A unless
+   * windows_mode_ftp. Send it with `sendStream`: an unconverted file then reuses its buffers.
+   */
   openReadStream(input: string, options: ReadOptions = {}): Promise<Readable> {
     return this.guard('download', input, async (v) => {
       assertOffset(options.start ?? 0);
@@ -242,9 +246,8 @@ export class GuardedFs {
         await handle.close();
         throw new GatewayError('IS_A_DIRECTORY', 'download of a directory', { text: 'is_a_directory' });
       }
-      const source = handle.createReadStream({ start: options.start ?? 0, highWaterMark: options.highWaterMark ?? READ_CHUNK });
       const started = Date.now();
-      source.once('end', () => this.logTransfer('download', v, source.bytesRead, started));
+      const source = new FileReadStream(handle, options.start ?? 0, options.highWaterMark ?? READ_CHUNK, (bytes) => this.logTransfer('download', v, bytes, started));
       if (!this.convertsLineEndings(options.ascii)) return source;
       const converted = new LfToCrlf({ highWaterMark: options.highWaterMark ?? READ_CHUNK });
       source.once('error', (err) => converted.destroy(err));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
-import { GatewayError } from '../../../core/index.js';
+import { GatewayError, sendStream } from '../../../core/index.js';
 import { describeError } from '../../error-map.js';
 import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { FtpReply } from '../reply.js';
@@ -33,7 +33,7 @@ const UPLOAD_COMMIT_GRACE_MS = 10;
 export function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
   return control.transferData(source, opening, async (data) => {
     data.resume(); // read (and drop) anything the client sends, so its close is seen
-    await pipeline(source, data);
+    await sendStream(source, data);
   });
 }
 
