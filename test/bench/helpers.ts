@@ -81,6 +81,8 @@ const FILEGATE_SERVER = fileURLToPath(new URL('./filegate-server.ts', import.met
 
 export interface FilegateProcess {
   port: number;
+  /** The server process's memory (after a full collection if it runs with --expose-gc). */
+  memory(): Promise<NodeJS.MemoryUsage>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,12 @@ export async function startFilegateProcess(config: object, nodeFlags: string[] =
   });
   return {
     port,
+    memory() {
+      return new Promise((resolve) => {
+        child.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(line.toString()) as NodeJS.MemoryUsage));
+        child.stdin!.write('memory\n');
+      });
+    },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.stdin!.end(); // the server closes when its stdin ends

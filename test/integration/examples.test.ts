@@ -25,7 +25,7 @@ describe('deployment examples', () => {
     );
     expect(result).toEqual({ code: 0, output: '' });
     const unit = await read('systemd/filegate.service');
-    for (const line of ['DynamicUser=yes', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+    for (const line of ['Environment=MALLOC_MMAP_THRESHOLD_=4194304', 'DynamicUser=yes', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'ExecReload=/bin/kill -HUP $MAINPID']) {
       expect(unit.split('\n')).toContain(line);
     }
   });
@@ -60,6 +60,7 @@ describe('deployment examples', () => {
     const dockerfile = await read('docker/Dockerfile');
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev /m);
     expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^ENV MALLOC_MMAP_THRESHOLD_=4194304$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/readyz/m);
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)([^\n]+) \S+$/gm)) {
       for (const file of source!.split(' ')) expect(existsSync(path.resolve(file))).toBe(true);

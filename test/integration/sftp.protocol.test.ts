@@ -34,7 +34,7 @@ describe('SFTP requests (ssh2 client)', () => {
       users: await Promise.all([
         user('alice', PW),
         user('reader', PW, { read_only: true }),
-        user('capped', PW, { max_dir_listing_size: 150 }),
+        user('capped', PW, { max_dir_listing_size: 600 }),
         user('plenty', PW, { root_path: 'capped' }),
       ]),
     });
@@ -47,7 +47,7 @@ describe('SFTP requests (ssh2 client)', () => {
     await mkdir(home('reader', 'sub'), { recursive: true });
     await writeFile(home('reader', 'existing.txt'), 'read me');
     await mkdir(home('capped'), { recursive: true });
-    for (let i = 0; i < 300; i++) await writeFile(home('capped', `f${String(i).padStart(3, '0')}.txt`), String(i));
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => writeFile(home('capped', `f${String(i).padStart(4, '0')}.txt`), String(i))));
   });
   afterAll(async () => {
     for (const s of sessions) s.end();
@@ -162,7 +162,7 @@ describe('SFTP requests (ssh2 client)', () => {
   });
 
   it('caps a listing at max_dir_listing_size over several READDIR calls, sorted, then EOF', async () => {
-    const all = Array.from({ length: 300 }, (_, i) => `f${String(i).padStart(3, '0')}.txt`);
+    const all = Array.from({ length: 1200 }, (_, i) => `f${String(i).padStart(4, '0')}.txt`);
     const capped = await login('capped');
     const handle = await call<Buffer>((cb) => capped.opendir('/', cb));
     const pages: string[][] = [];
@@ -173,14 +173,14 @@ describe('SFTP requests (ssh2 client)', () => {
       });
       if (!page) break;
       pages.push(page.map((e) => e.filename));
-      expect(page[0]!.longname).toMatch(/^-rw-r--r-- +1 \d+ +\d+ +\d+ \w{3} [ \d]\d [\d:]{4,5} f\d{3}\.txt$/);
+      expect(page[0]!.longname).toMatch(/^-rw-r--r-- +1 \d+ +\d+ +\d+ \w{3} [ \d]\d [\d:]{4,5} f\d{4}\.txt$/);
     }
     await call((cb) => capped.close(handle, cb));
     expect(pages.length).toBeGreaterThan(1);
-    expect(pages.flat()).toEqual(all.slice(0, 150));
+    expect(pages.flat()).toEqual(all.slice(0, 600));
     // The same directory without a cap shows everything.
     const plenty = await login('plenty');
-    expect((await call<FileEntry[]>((cb) => plenty.readdir('/', cb))).length).toBe(300);
+    expect((await call<FileEntry[]>((cb) => plenty.readdir('/', cb))).length).toBe(1200);
   });
 
   it('discards an upload whose connection drops before CLOSE', async () => {

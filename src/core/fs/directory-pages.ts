@@ -6,8 +6,9 @@
  * window is scanned once; a bigger one costs one scan per window. Entries added or removed while a
  * client pages through appear or not, but nothing is listed twice and the order never goes back.
  */
+import type { Dirent } from 'node:fs';
 import { opendir } from 'node:fs/promises';
-import { statEntries } from './entry-stats.js';
+import { SyncWhileFast, statEntries } from './entry-stats.js';
 import type { FileInfo } from './guarded-fs.js';
 
 /** Memory a name costs in the window, as measured on V8 (string, its header, the array slot), rounded up. */
@@ -17,6 +18,8 @@ export function nameCost(name: string): number {
 
 /** Entries read from the kernel per `opendir` batch. */
 const SCAN_BATCH = 256;
+/** Entries scanned synchronously between turns of the event loop. */
+const SCAN_CHUNK = 1024;
 
 export class DirectoryPages {
   /** Sorted names not yet handed out, and where it starts. */
@@ -41,18 +44,23 @@ export class DirectoryPages {
   }
 
   /**
-   * Up to `maxEntries` entries (lstat: a symlink is listed as itself); [] once the listing is done.
-   * A refill keeps at most `windowLimit` bytes of names.
+   * Up to `maxEntries` entries whose names take at most `maxNameBytes` bytes of UTF-8 together (at
+   * least one entry), lstat'ed (a symlink is listed as itself); [] once the listing is done. A
+   * refill keeps at most `windowLimit` bytes of names.
    */
-  async page(maxEntries: number, windowLimit: number): Promise<FileInfo[]> {
+  async page(maxEntries: number, windowLimit: number, maxNameBytes = Infinity): Promise<FileInfo[]> {
     const names: string[] = [];
+    let nameBytes = 0;
     while (names.length < maxEntries && (this.cap === 0 || this.handedOut < this.cap)) {
       if (this.next >= this.window.length) {
         if (this.scannedAll) break;
         await this.refill(windowLimit);
         if (this.window.length === 0) break;
       }
-      const name = this.window[this.next++]!;
+      const name = this.window[this.next]!;
+      nameBytes += Buffer.byteLength(name);
+      if (names.length > 0 && nameBytes > maxNameBytes) break;
+      this.next++;
       this.windowBytes -= nameCost(name);
       this.handedOut++;
       names.push(name);
@@ -72,13 +80,33 @@ export class DirectoryPages {
     this.windowBytes = 0;
   }
 
+  /**
+   * One scan of the directory. Entries are read synchronously, a chunk at a time with a turn of the
+   * event loop in between, while that is fast: the asynchronous iterator costs a promise per entry,
+   * many times the scan itself. A slow file system gets the asynchronous reads.
+   */
   private async refill(windowLimit: number): Promise<void> {
     const heap = new BoundedMaxHeap(windowLimit);
     const dir = await opendir(this.realPath, { bufferSize: SCAN_BATCH });
     const after = this.after;
-    for await (const entry of dir) {
-      const name = entry.name;
+    const offer = (name: string): void => {
       if ((after === undefined || name > after) && this.shown(name)) heap.offer(name);
+    };
+    try {
+      const pace = new SyncWhileFast();
+      let fast = true;
+      let inChunk = 0;
+      let entry: Dirent | null;
+      while ((entry = fast ? dir.readSync() : await dir.read()) !== null) {
+        offer(entry.name);
+        if (fast && ++inChunk === SCAN_CHUNK) {
+          inChunk = 0;
+          fast = pace.chunkDone();
+          await pace.yield();
+        }
+      }
+    } finally {
+      await dir.close();
     }
     this.window = heap.sorted();
     this.next = 0;

@@ -9,7 +9,6 @@
  */
 import { lstatSync, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface EntryStats {
@@ -18,35 +17,55 @@ export interface EntryStats {
 }
 
 /** Entries stat'ed per synchronous chunk, and per asynchronous batch. */
-const CHUNK = 64;
+const CHUNK = 128;
+/** Parsed once: lstatSync reads its options on every call. */
+const NO_THROW = { throwIfNoEntry: false } as const;
+
 /**
- * Cached metadata takes a few microseconds per entry; a chunk slower than this (over 60 us per
- * entry) means real disk reads. A few in a row (one alone may be the process being descheduled)
- * switch the rest to asynchronous calls.
+ * Whether synchronous file system calls are still cheap: cached metadata takes a few microseconds
+ * per call; a chunk of calls slower than SLOW_CHUNK_MS means real disk reads. A few slow chunks in
+ * a row (one alone may be the process being descheduled) say: go asynchronous for the rest.
  */
-const SLOW_CHUNK_MS = 4;
-const SLOW_CHUNKS_TO_SWITCH = 3;
+export class SyncWhileFast {
+  private static readonly SLOW_CHUNK_MS = 4;
+  private static readonly SLOW_CHUNKS_TO_SWITCH = 3;
+  private slowChunks = 0;
+  private started = performance.now();
+
+  /** Ends a chunk of synchronous calls; false once they have been slow too often. */
+  chunkDone(): boolean {
+    const now = performance.now();
+    this.slowChunks = now - this.started > SyncWhileFast.SLOW_CHUNK_MS ? this.slowChunks + 1 : 0;
+    this.started = now;
+    return this.slowChunks < SyncWhileFast.SLOW_CHUNKS_TO_SWITCH;
+  }
+
+  /** Lets the event loop run between chunks. */
+  async yield(): Promise<void> {
+    await nextTurn();
+    this.started = performance.now();
+  }
+}
 
 /** The entries' lstat results, in the given order; entries that vanished are left out. */
 export async function statEntries(dirRealPath: string, names: readonly string[]): Promise<EntryStats[]> {
   const out: EntryStats[] = [];
+  const prefix = dirRealPath.endsWith('/') ? dirRealPath : `${dirRealPath}/`;
+  const pace = new SyncWhileFast();
   let index = 0;
-  let slowChunks = 0;
   while (index < names.length) {
-    const started = performance.now();
     const end = Math.min(index + CHUNK, names.length);
     for (; index < end; index++) {
       const name = names[index]!;
-      const stats = lstatSync(path.join(dirRealPath, name), { throwIfNoEntry: false });
+      const stats = lstatSync(prefix + name, NO_THROW);
       if (stats) out.push({ name, stats });
     }
-    slowChunks = performance.now() - started > SLOW_CHUNK_MS ? slowChunks + 1 : 0;
-    if (slowChunks >= SLOW_CHUNKS_TO_SWITCH) break;
-    if (index < names.length) await nextTurn();
+    if (!pace.chunkDone()) break;
+    if (index < names.length) await pace.yield();
   }
   for (; index < names.length; index += CHUNK) {
     const batch = names.slice(index, index + CHUNK);
-    const stats = await Promise.all(batch.map((name) => lstat(path.join(dirRealPath, name)).catch(() => undefined)));
+    const stats = await Promise.all(batch.map((name) => lstat(prefix + name).catch(() => undefined)));
     batch.forEach((name, i) => stats[i] && out.push({ name, stats: stats[i] }));
   }
   return out;

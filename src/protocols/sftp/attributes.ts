@@ -42,17 +42,44 @@ export function toWireAttributes(stats: Stats): WireAttributes {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const SIX_MONTHS_MS = 182 * 24 * 60 * 60 * 1000;
 
-/** The `ls -l` line OpenSSH's sftp-server sends as a READDIR long name (numeric owner and group). */
-export function longName(name: string, stats: Stats, now = Date.now()): string {
-  const mtime = stats.mtime;
-  const recent = Math.abs(now - stats.mtimeMs) < SIX_MONTHS_MS;
-  const day = String(mtime.getDate()).padStart(2, ' ');
-  const when = recent
-    ? `${MONTHS[mtime.getMonth()]} ${day} ${pad2(mtime.getHours())}:${pad2(mtime.getMinutes())}`
-    : `${MONTHS[mtime.getMonth()]} ${day}  ${mtime.getFullYear()}`;
-  const owner = String(stats.uid).padEnd(8).slice(0, 8);
-  const group = String(stats.gid).padEnd(8).slice(0, 8);
-  return `${modeString(stats)} ${String(stats.nlink).padStart(3)} ${owner} ${group} ${String(stats.size).padStart(8)} ${when} ${name}`;
+/**
+ * The `ls -l` lines OpenSSH's sftp-server sends as READDIR long names (numeric owner and group),
+ * for the entries of one reply. Entries mostly share owners, groups and often the minute they were
+ * written: those parts are formatted once (local time fields cost a time-zone lookup each).
+ */
+export class LongNames {
+  private readonly times = new Map<number, string>();
+  private readonly ids = new Map<number, string>();
+  private readonly scratch = new Date(0);
+
+  constructor(private readonly now = Date.now()) {}
+
+  format(name: string, stats: Stats): string {
+    const owner = this.id(stats.uid);
+    const group = this.id(stats.gid);
+    return `${modeString(stats)} ${String(stats.nlink).padStart(3)} ${owner} ${group} ${String(stats.size).padStart(8)} ${this.time(stats.mtimeMs)} ${name}`;
+  }
+
+  private id(id: number): string {
+    let text = this.ids.get(id);
+    if (text === undefined) this.ids.set(id, (text = String(id).padEnd(8).slice(0, 8)));
+    return text;
+  }
+
+  private time(mtimeMs: number): string {
+    const minute = Math.floor(mtimeMs / 60_000);
+    let text = this.times.get(minute);
+    if (text !== undefined) return text;
+    const mtime = this.scratch;
+    mtime.setTime(minute * 60_000);
+    const day = String(mtime.getDate()).padStart(2, ' ');
+    text =
+      Math.abs(this.now - mtime.getTime()) < SIX_MONTHS_MS
+        ? `${MONTHS[mtime.getMonth()]} ${day} ${pad2(mtime.getHours())}:${pad2(mtime.getMinutes())}`
+        : `${MONTHS[mtime.getMonth()]} ${day}  ${mtime.getFullYear()}`;
+    this.times.set(minute, text);
+    return text;
+  }
 }
 
 function pad2(n: number): string {

@@ -29,8 +29,11 @@ export interface AuthenticatorOptions {
   transport(): Transport;
   /** Shows a refusal's text to the user (an auth banner). */
   showRefusal(text: string): void;
-  /** A login succeeded: prepares the connection; false if it is already gone. */
-  loggedIn(session: Session): Promise<boolean>;
+  /**
+   * A login succeeded: hands the session to the connection; false if it may not have it (the
+   * connection is gone or holds a session, or `abandoned()` says the client no longer waits for it).
+   */
+  loggedIn(session: Session, abandoned: () => boolean): Promise<boolean>;
   /** Too many failures, or a refusal that retrying cannot fix. */
   giveUp(): void;
 }
@@ -43,10 +46,16 @@ export class SshAuthenticator {
   private askedForMethods = false;
   /** partial_session_id of a login whose first factor passed and that waits for its code. */
   private partialSessionId: string | undefined;
+  /**
+   * The client's latest request. ssh2 hands over a new one while a keyboard-interactive attempt
+   * whose prompts were answered is still being checked (RFC 4252: the new request abandons it).
+   */
+  private current: AuthContext | undefined;
 
   constructor(private readonly options: AuthenticatorOptions) {}
 
   handle(ctx: AuthContext): void {
+    this.current = ctx;
     switch (ctx.method) {
       case 'none':
         if (this.askedForMethods) return this.fail(ctx);
@@ -67,16 +76,16 @@ export class SshAuthenticator {
     const partial = this.partialSessionId;
     this.partialSessionId = undefined; // single use, whatever the answer
     if (partial !== undefined) {
-      return this.complete(ctx, async () => this.login(ctx, { partial_session_id: partial, otp: await ask(ctx, CODE_PROMPT) }));
+      return this.complete(ctx, async () => this.login(ctx, { partial_session_id: partial, otp: await this.ask(ctx, CODE_PROMPT) }));
     }
     return this.complete(ctx, async () => {
-      const password = await ask(ctx, PASSWORD_PROMPT);
+      const password = await this.ask(ctx, PASSWORD_PROMPT);
       try {
         return await this.login(ctx, { password, otpMayBeAppended: true });
       } catch (err) {
         const partialId = partialSessionIdOf(err);
         if (partialId === undefined) throw err;
-        return this.login(ctx, { partial_session_id: partialId, otp: await ask(ctx, CODE_PROMPT) });
+        return this.login(ctx, { partial_session_id: partialId, otp: await this.ask(ctx, CODE_PROMPT) });
       }
     });
   }
@@ -94,6 +103,20 @@ export class SshAuthenticator {
     return this.complete(ctx, () => this.login(ctx, { publicKey }));
   }
 
+  /**
+   * One hidden prompt; rejects with PromptAborted if the client abandons the exchange, or abandoned
+   * it already (a prompt must not interleave with the client's newer request).
+   */
+  private ask(ctx: KeyboardAuthContext, prompt: string): Promise<string> {
+    if (this.current !== ctx) return Promise.reject(new PromptAborted());
+    return new Promise((resolve, reject) => {
+      ctx.prompt([{ prompt, echo: false }], (answers: string[] | Error) => {
+        if (Array.isArray(answers)) resolve(answers[0] ?? '');
+        else reject(new PromptAborted());
+      });
+    });
+  }
+
   private login(ctx: AuthContext, credentials: Credentials): Promise<Session> {
     return this.options.sessions.create({
       username: ctx.username,
@@ -109,7 +132,7 @@ export class SshAuthenticator {
   private async complete(ctx: AuthContext, attempt: () => Promise<Session>): Promise<void> {
     let admitted: boolean;
     try {
-      admitted = await this.options.loggedIn(await attempt());
+      admitted = await this.options.loggedIn(await attempt(), () => this.current !== ctx);
     } catch (err) {
       if (err instanceof PromptAborted) return;
       const partialId = partialSessionIdOf(err);
@@ -136,14 +159,4 @@ function partialSessionIdOf(err: unknown): string | undefined {
   const described = describeError(err);
   const id = described.data.partial_session_id;
   return described.code === 'CODE_REQUIRED' && typeof id === 'string' ? id : undefined;
-}
-
-/** One hidden prompt; rejects with PromptAborted if the client abandons the exchange. */
-function ask(ctx: KeyboardAuthContext, prompt: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    ctx.prompt([{ prompt, echo: false }], (answers: string[] | Error) => {
-      if (Array.isArray(answers)) resolve(answers[0] ?? '');
-      else reject(new PromptAborted());
-    });
-  });
 }

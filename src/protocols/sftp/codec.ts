@@ -243,18 +243,26 @@ export class PacketWriter {
 
   u64(value: number): this {
     this.ensure(8);
-    this.buffer.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(value))), this.offset);
+    const v = Math.max(0, Math.floor(value)); // halves: no BigInt per field (READDIR writes thousands)
+    this.buffer.writeUInt32BE(Math.floor(v / 0x1_0000_0000) >>> 0, this.offset);
+    this.buffer.writeUInt32BE(v >>> 0, this.offset + 4);
     this.offset += 8;
     return this;
   }
 
   string(value: string | Buffer): this {
-    const length = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-    this.u32(length);
-    this.ensure(length);
-    if (typeof value === 'string') this.buffer.write(value, this.offset, length, 'utf8');
-    else value.copy(this.buffer, this.offset);
-    this.offset += length;
+    if (typeof value !== 'string') {
+      this.u32(value.length);
+      this.ensure(value.length);
+      value.copy(this.buffer, this.offset);
+      this.offset += value.length;
+      return this;
+    }
+    // Room for the worst case (3 UTF-8 bytes per UTF-16 unit), then one pass that says how many it took.
+    this.ensure(4 + 3 * value.length);
+    const length = this.buffer.write(value, this.offset + 4, 'utf8');
+    this.buffer.writeUInt32BE(length, this.offset);
+    this.offset += 4 + length;
     return this;
   }
 

@@ -66,7 +66,7 @@ export class SshConnection {
       remoteAddress,
       transport: () => this.transport(),
       showRefusal: (text) => sendAuthBanner(client, text),
-      loggedIn: (session) => this.loggedIn(session),
+      loggedIn: (session, abandoned) => this.loggedIn(session, abandoned),
       giveUp: () => this.end(),
     });
     client.on('handshake', (negotiated) => this.onHandshake(negotiated));
@@ -108,19 +108,33 @@ export class SshConnection {
     }
   }
 
-  /** Opens the session's storage before the client hears "success": OpenSSH sends its SFTP INIT unasked. */
-  private async loggedIn(session: Session): Promise<boolean> {
+  /**
+   * Hands a new session to the connection, which holds at most one: only to the attempt the client
+   * still waits for, on a live connection, with the algorithms of the latest key exchange (a re-key
+   * may have completed during the login). Any other session is deleted at once. Opens the session's
+   * storage before the client hears "success": OpenSSH sends its SFTP INIT unasked.
+   */
+  private async loggedIn(session: Session, abandoned: () => boolean): Promise<boolean> {
+    let fs: GuardedFs;
     try {
-      this.fs = await this.context.openFs(session);
+      fs = await this.context.openFs(session);
     } catch (err) {
-      this.context.sessions.delete(session.id);
+      void this.context.sessions.delete(session.id);
       this.logger.error({ event: 'storage_failed', session: session.ref, err }, 'cannot open the session storage');
       throw err;
     }
-    if (this.closed) {
-      this.context.sessions.delete(session.id);
+    if (this.closed || this.session || abandoned()) {
+      this.logger.info({ event: 'login_abandoned', session: session.ref }, 'login no longer awaited: session deleted');
+      void this.context.sessions.delete(session.id);
       return false;
     }
+    try {
+      this.context.sessions.recheckTransport(session, this.transport());
+    } catch (err) {
+      void this.context.sessions.delete(session.id);
+      throw err;
+    }
+    this.fs = fs;
     this.session = session;
     this.options.ticket.authenticated();
     this.logger = this.logger.child({ session: session.ref, username: session.username });

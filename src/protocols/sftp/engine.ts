@@ -71,7 +71,6 @@ export class SftpEngine {
       fs: options.fs,
       handles: this.handles,
       budget: options.resources.budget,
-      windows: options.resources.windows,
       symlinkTargetFirst: options.symlinkTargetFirst,
       isClosed: () => this.closed,
     });

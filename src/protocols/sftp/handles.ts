@@ -3,6 +3,7 @@
  * together), and so is the number of file handles that get read-ahead buffers.
  */
 import { GatewayError, type DirectoryPages, type GuardedFile } from '../../core/index.js';
+import { DirectoryReader } from './directory-reader.js';
 import { HandleOrder } from './handle-order.js';
 import { ReadAhead } from './read-ahead.js';
 import type { ByteBudget } from './budget.js';
@@ -19,12 +20,12 @@ export interface ConnectionResources {
   readAhead: Quota;
   /** Reply bytes not yet sent and request data not yet written. */
   budget: ByteBudget;
-  /** Bytes of names directory handles keep between READDIRs (see DirectoryPages). */
+  /** Bytes directory handles keep between READDIRs: windows of names and prepared replies (see DirectoryReader). */
   windows: Quota;
 }
 
 export type FileHandle = { kind: 'file'; file: GuardedFile; order: HandleOrder; reader: ReadAhead | undefined };
-export type DirHandle = { kind: 'dir'; path: string; pages: DirectoryPages; held: number };
+export type DirHandle = { kind: 'dir'; path: string; reader: DirectoryReader };
 export type OpenHandle = FileHandle | DirHandle;
 
 export class HandleTable {
@@ -57,7 +58,7 @@ export class HandleTable {
   }
 
   addDir(path: string, pages: DirectoryPages): Buffer {
-    return this.add({ kind: 'dir', path, pages, held: 0 });
+    return this.add({ kind: 'dir', path, reader: new DirectoryReader(pages, this.resources.windows) });
   }
 
   get(handle: Buffer): OpenHandle {
@@ -107,9 +108,6 @@ export class HandleTable {
   private release(open: OpenHandle): void {
     this.resources.handles.used--;
     if (open.kind === 'file' && open.reader) this.resources.readAhead.used--;
-    if (open.kind === 'dir') {
-      this.resources.windows.used -= open.held;
-      open.held = 0;
-    }
+    if (open.kind === 'dir') open.reader.close();
   }
 }

@@ -6,16 +6,11 @@
 import { posix } from 'node:path';
 import { GatewayError, type GuardedFs } from '../../core/index.js';
 import { SFTP_STATUS } from '../error-map.js';
-import { longName, toAttributeChange, toOpenMode, toWireAttributes } from './attributes.js';
+import { toAttributeChange, toOpenMode, toWireAttributes } from './attributes.js';
 import type { ByteBudget } from './budget.js';
-import { FXP, MAX_IO, MAX_PACKET, MalformedPacket, reply, type NameEntry, type PacketReader, type PacketWriter } from './codec.js';
-import type { HandleTable, Quota } from './handles.js';
+import { FXP, MAX_IO, MAX_PACKET, MalformedPacket, reply, type PacketReader, type PacketWriter } from './codec.js';
+import type { HandleTable } from './handles.js';
 
-/** Entries per READDIR reply. */
-const READDIR_ENTRIES = 128;
-/** Bytes of names a directory handle keeps between READDIRs: at most this, at least the floor. */
-const DIR_WINDOW_MAX = 256 * 1024;
-const DIR_WINDOW_MIN = 32 * 1024;
 /** copy-data moves data in pieces of this size. */
 const COPY_CHUNK = MAX_IO;
 /** statvfs: SSH_FXE_STATVFS_ST_RDONLY, ST_NOSUID; names up to 255 bytes. */
@@ -27,8 +22,6 @@ export interface RequestContext {
   fs: GuardedFs;
   handles: HandleTable;
   budget: ByteBudget;
-  /** Bytes of names the connection's directory handles keep between READDIRs. */
-  windows: Quota;
   symlinkTargetFirst: boolean;
   /** The channel has gone: a file that finishes opening now has no handle table to land in. */
   isClosed(): boolean;
@@ -176,28 +169,11 @@ export class SftpRequests {
     return reply.handle(id, this.ctx.handles.addDir(path, pages));
   }
 
-  /**
-   * One page of a directory. The names a handle keeps for later pages come out of the connection's
-   * pool for directory windows: a refill gets what the pool has left, within a floor and a ceiling.
-   * The room is taken before the scan, so that READDIRs running at once do not all see the same.
-   */
   private async readdir(r: PacketReader, id: number): Promise<Buffer> {
-    const dir = this.ctx.handles.dir(r.bytes());
-    const pool = this.ctx.windows;
-    pool.used -= dir.held;
-    const room = Math.min(DIR_WINDOW_MAX, Math.max(DIR_WINDOW_MIN, pool.max - pool.used));
-    pool.used += room;
-    let entries;
-    try {
-      entries = await dir.pages.page(READDIR_ENTRIES, room);
-    } finally {
-      dir.held = dir.pages.heldBytes;
-      pool.used += dir.held - room;
-    }
-    if (entries.length === 0) return reply.status(id, SFTP_STATUS.EOF, 'End of file');
-    const now = Date.now();
-    const names: NameEntry[] = entries.map(({ name, stats }) => ({ filename: name, longname: longName(name, stats, now), attrs: toWireAttributes(stats) }));
-    return reply.name(id, names);
+    const page = await this.ctx.handles.dir(r.bytes()).reader.next();
+    if (!page) return reply.status(id, SFTP_STATUS.EOF, 'End of file');
+    page.writeUInt32BE(id, 5);
+    return page;
   }
 
   private async symlink(r: PacketReader, id: number): Promise<Buffer> {

@@ -292,7 +292,8 @@ describe('SFTP engine: bounded resources', () => {
   });
 
   it('lists a big directory sorted and capped over pages while keeping a bounded window', async () => {
-    h = await startEngine({ max_dir_listing_size: 2500 });
+    // A pool of 256 KiB for directory memory: the names (~660 KB) need several windows.
+    h = await startEngine({ max_dir_listing_size: 2500 }, { maxBuffered: 1024 * 1024 });
     const all = Array.from({ length: 3000 }, (_, i) => `entry-${String(i).padStart(5, '0')}-${'x'.repeat(40)}`);
     await mkdir(path.join(h.root, 'big'));
     await Promise.all(all.map((name) => writeFile(path.join(h.root, 'big', name), '')));
@@ -309,5 +310,26 @@ describe('SFTP engine: bounded resources', () => {
     expect(maxHeld).toBeLessThanOrEqual(256 * 1024 + 64 * 1024);
     expect(status(await ask(T.CLOSE, str(dir)))).toBe(S.OK);
     expect(h.resources.windows.used).toBe(0);
+  });
+
+  it('prepares the next READDIR reply while the client takes one in, and gives its room back on CLOSE', async () => {
+    h = await startEngine();
+    const all = Array.from({ length: 3000 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+    await mkdir(path.join(h.root, 'many'));
+    await Promise.all(all.map((name) => writeFile(path.join(h.root, 'many', name), '')));
+    const dir = handleOf(await ask(T.OPENDIR, str('/many')));
+    const first = names(await ask(T.READDIR, str(dir)));
+    expect(first).toEqual(all.slice(0, first.length));
+    // Besides its window of names, the handle now holds the next reply (or the room for it).
+    const windowOnly = all.slice(first.length).reduce((n, name) => n + 3 * name.length + 64, 0);
+    await h.waitFor(() => h.resources.windows.used > windowOnly);
+    const second = names(await ask(T.READDIR, str(dir)));
+    expect(second).toEqual(all.slice(first.length, first.length + second.length));
+    // READDIRs sent without waiting get the following pages in order, each entry once.
+    const rest = await Promise.all([0, 1, 2, 3, 4, 5].map(() => ask(T.READDIR, str(dir))));
+    expect(rest.filter((r) => r.type === T.NAME).flatMap(names)).toEqual(all.slice(first.length + second.length));
+    expect(status(await ask(T.READDIR, str(dir)))).toBe(S.EOF);
+    expect(status(await ask(T.CLOSE, str(dir)))).toBe(S.OK);
+    await h.waitFor(() => h.resources.windows.used === 0); // a reply still being prepared gives its room back too
   });
 });
