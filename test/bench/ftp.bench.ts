@@ -4,22 +4,28 @@
  *   checked by SHA-256; MB/s (10^6 bytes) and filegate's ratios; targets: download >= 1.0x (plain
  *   and TLS), upload >= 0.8x plain and >= 1.0x TLS. Two measures: "transfer" is curl's time from the
  *   start of the transfer to its end (the data path), "session" the whole curl run (connect and
- *   login included: filegate checks a scrypt password hash, vsftpd's anonymous login checks nothing).
+ *   login included). vsftpd's transfers run as its anonymous user.
  * - Listing: LIST of a 10,000-entry directory, net time (curl's time from the LIST command to the
  *   end of the listing); target filegate <= 2x vsftpd. Every listing must have one line per entry.
  * - Logins: sequential connect + login + LIST of a small directory + QUIT per second; target
- *   filegate >= 1.0x vsftpd. filegate's figure includes its scrypt check (printed separately).
+ *   filegate >= 1.0x vsftpd with a local account and a password (as root: two system accounts are
+ *   created for the run and deleted after it, see vsftpd-server.ts). Each side checks a password
+ *   hash: filegate scrypt (N=16384, r=8, p=1, its default), vsftpd pam_unix with yescrypt (what
+ *   Debian's passwd writes) and, for comparison, SHA-512 crypt and the anonymous user (no hash).
+ *   Then the same session step by step (greeting, USER, PASS, PWD, CWD, EPSV, TYPE, LIST, QUIT) with
+ *   each hash's cost alone, measured between the sessions.
  *   npm run bench:ftp      (env: BENCH_MIB=256, BENCH_REPEATS=3, BENCH_DIR=/dev/shm if it has room,
  *                           BENCH_ENTRIES=10000, BENCH_LOGINS=40, BENCH_PARTS=transfer,listing,logins)
- * Needs vsftpd (Debian package) and curl; run as root so vsftpd can chroot its anonymous user.
+ * Needs vsftpd (Debian package), curl and perl (to time crypt(3)); run as root.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashPassword, verifyPassword } from '../../src/core/index.js';
 import { benchRoot, expectHash, median, medianAndBest, sha256, startFilegateProcess, writeRandomFile } from './helpers.js';
 import { passivePorts } from '../helpers/passive-ports.js';
-import { startVsftpd } from './vsftpd-server.js';
+import { startVsftpd, type CryptMethod, type VsftpdServer } from './vsftpd-server.js';
+import { STEPS, timeSession, type SessionTarget, type Step } from './ftp-login-steps.js';
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -31,6 +37,7 @@ const LOGINS = Number(process.env.BENCH_LOGINS ?? 40);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'transfer,listing,logins').split(','));
 const LIST_TARGET = 2.0;
 const LOGIN_TARGET = 1.0;
+const LOGIN_STEP_SESSIONS = Number(process.env.BENCH_LOGIN_STEPS ?? 20);
 
 interface Target {
   name: string;
@@ -52,6 +59,7 @@ const TARGETS = {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(await benchRoot(5 * SIZE), 'filegate-ftp-bench-'));
+  await chmod(dir, 0o711); // vsftpd's local accounts reach their homes inside
   const cleanups: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
   try {
     const source = path.join(dir, 'source.bin');
@@ -71,7 +79,7 @@ async function main(): Promise<void> {
     cleanups.unshift(() => filegate.stop());
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
-    const vsftpd = await startVsftpd(vsftpdDir, await passivePorts());
+    const vsftpd = await startVsftpd(vsftpdDir, await passivePorts(), PARTS.has('logins') ? ['YESCRYPT', 'SHA512'] : []);
     cleanups.unshift(() => vsftpd.stop());
 
     const targets: Target[] = [
@@ -89,7 +97,7 @@ async function main(): Promise<void> {
         await makeDirectory(path.join(target.dir, 'few'), 5);
       }
       if (PARTS.has('listing')) await listings(listTargets);
-      if (PARTS.has('logins')) await logins(listTargets);
+      if (PARTS.has('logins')) await logins(filegate.port, vsftpd);
     }
   } finally {
     for (const cleanup of cleanups) await cleanup().catch((err: unknown) => console.error('cleanup failed:', err));
@@ -130,30 +138,117 @@ async function listings(targets: ListTarget[]): Promise<void> {
   console.log(`  filegate / vsftpd time ${ratio.toFixed(2)}x (target <= ${LIST_TARGET.toFixed(1)}x) ${ratio <= LIST_TARGET ? 'ok' : 'BELOW TARGET'}`);
 }
 
-/** Sequential sessions: connect, login, LIST of a small directory, QUIT. */
-async function logins(targets: ListTarget[]): Promise<void> {
-  const rates = new Map<string, number>();
-  for (const target of targets) await curlRun([`${target.base}/few/`]); // warm-up
+interface LoginTarget {
+  name: string;
+  /** What its login checks. */
+  hash: string;
+  /** URL of the small directory, credentials included. */
+  url: string;
+  session: SessionTarget;
+  /** The cost of its password hash alone (ms), measured here; undefined without one. */
+  hashCost?: () => Promise<number>;
+}
+
+const CRYPT_LABEL: Record<CryptMethod, string> = { YESCRYPT: 'yescrypt', SHA512: 'sha512' };
+
+/**
+ * Sequential sessions (connect, login, LIST of a small directory, QUIT) with curl, then the same
+ * session step by step with a raw client.
+ */
+async function logins(filegatePort: number, vsftpd: VsftpdServer): Promise<void> {
+  const scryptHash = await hashPassword(PASSWORD);
+  const targets: LoginTarget[] = [
+    {
+      name: 'filegate',
+      hash: 'scrypt N=16384 r=8 p=1',
+      url: `ftp://bench:${PASSWORD}@127.0.0.1:${filegatePort}/few/`,
+      session: { port: filegatePort, username: 'bench', password: PASSWORD, dir: 'few' },
+      hashCost: async () => {
+        const started = performance.now();
+        await verifyPassword(PASSWORD, scryptHash);
+        return performance.now() - started;
+      },
+    },
+    ...vsftpd.localUsers.map((user) => ({
+      name: `vsftpd-${CRYPT_LABEL[user.method]}`,
+      hash: `local account, pam_unix, ${user.method === 'YESCRYPT' ? 'yescrypt (Debian passwd default)' : 'SHA-512 crypt, 5000 rounds'}`,
+      url: `ftp://${user.name}:${user.password}@127.0.0.1:${vsftpd.port}/few/`,
+      session: { port: vsftpd.port, username: user.name, password: user.password, dir: 'few' },
+      hashCost: () => cryptCost(user.password, user.method),
+    })),
+    {
+      name: 'vsftpd-anon',
+      hash: 'anonymous: no password check',
+      url: `ftp://127.0.0.1:${vsftpd.port}/pub/few/`,
+      session: { port: vsftpd.port, username: 'anonymous', password: 'bench@', dir: 'pub/few' },
+    },
+  ];
+  for (const user of vsftpd.localUsers) await makeDirectory(path.join(user.home, 'few'), 5);
+  // Steady state for the scrypt timing, as in the long-lived server: the first hashes on each
+  // thread-pool thread fault in their 16 MiB (vsftpd's forked sessions always start cold, and so
+  // does each perl run that times crypt(3)).
+  for (let i = 0; i < 2; i++) await Promise.all(Array.from({ length: 8 }, () => verifyPassword(PASSWORD, scryptHash)));
+  for (const target of targets) await curlRun([target.url]); // warm-up
   const elapsed = new Map<string, number>();
-  // Interleaved in blocks of 5, so both servers see the same background load.
+  const hashCosts = new Map<string, number[]>();
+  // Interleaved in blocks of 5, so every server sees the same background load; each hash is timed
+  // between the blocks, under that same load.
   for (let done = 0; done < LOGINS; done += 5) {
     for (const target of targets) {
       const started = process.hrtime.bigint();
-      for (let i = 0; i < 5; i++) await curlRun([`${target.base}/few/`]);
+      for (let i = 0; i < 5; i++) await curlRun([target.url]);
       elapsed.set(target.name, (elapsed.get(target.name) ?? 0) + Number(process.hrtime.bigint() - started) / 1e9);
+      if (target.hashCost) hashCosts.set(target.name, [...(hashCosts.get(target.name) ?? []), await target.hashCost()]);
     }
   }
   const rounds = Math.ceil(LOGINS / 5) * 5;
-  for (const target of targets) rates.set(target.name, rounds / elapsed.get(target.name)!);
-  const hash = await hashPassword(PASSWORD);
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < 5; i++) await verifyPassword(PASSWORD, hash);
-  const hashMs = Number(process.hrtime.bigint() - started) / 1e6 / 5;
+  const rate = (name: string): number => rounds / elapsed.get(name)!;
+  const hashMs = (target: LoginTarget): string => (hashCosts.has(target.name) ? median(hashCosts.get(target.name)!).toFixed(1) : '-');
   console.log(`\nSequential sessions (connect, login, LIST of 5 entries, QUIT) with curl, ${rounds} each`);
-  for (const target of targets) console.log(`  ${target.name.padEnd(10)} ${rates.get(target.name)!.toFixed(1)}/s  (${(1000 / rates.get(target.name)!).toFixed(1)} ms each)`);
-  console.log(`  (filegate's scrypt check alone: ${hashMs.toFixed(1)} ms, in this process)`);
-  const ratio = rates.get('filegate')! / rates.get('vsftpd')!;
-  console.log(`  filegate / vsftpd rate ${ratio.toFixed(2)}x (target >= ${LOGIN_TARGET.toFixed(1)}x) ${ratio >= LOGIN_TARGET ? 'ok' : 'BELOW TARGET'}`);
+  console.log(`  ${'server'.padEnd(16)} ${'rate'.padStart(8)} ${'each'.padStart(9)} ${'hash ms'.padStart(8)}  password check`);
+  for (const target of targets) {
+    console.log(
+      `  ${target.name.padEnd(16)} ${`${rate(target.name).toFixed(1)}/s`.padStart(8)} ${`${(1000 / rate(target.name)).toFixed(1)} ms`.padStart(9)} ${hashMs(target).padStart(8)}  ${target.hash}`,
+    );
+  }
+  for (const peer of targets.slice(1)) {
+    const ratio = rate('filegate') / rate(peer.name);
+    const verdict = peer.name === 'vsftpd-yescrypt' ? ` (target >= ${LOGIN_TARGET.toFixed(1)}x) ${ratio >= LOGIN_TARGET ? 'ok' : 'BELOW TARGET'}` : '';
+    console.log(`  filegate / ${peer.name.padEnd(16)} rate ${ratio.toFixed(2)}x${verdict}`);
+  }
+  await loginSteps(targets, hashCosts);
+}
+
+/** The session step by step: median ms per step and server, and the hash cost beside PASS. */
+async function loginSteps(targets: LoginTarget[], hashCosts: Map<string, number[]>): Promise<void> {
+  const times = new Map<string, Record<Step, number[]>>();
+  for (let i = 0; i < LOGIN_STEP_SESSIONS; i++) {
+    for (const target of targets) {
+      const session = await timeSession(target.session);
+      const series = times.get(target.name) ?? (Object.fromEntries(STEPS.map((step) => [step, []])) as unknown as Record<Step, number[]>);
+      for (const step of STEPS) series[step].push(session[step]);
+      times.set(target.name, series);
+    }
+  }
+  console.log(`\nThe same session step by step (raw client, median ms of ${LOGIN_STEP_SESSIONS}; command sent to final reply)`);
+  console.log(`  ${'step'.padEnd(22)}${targets.map((target) => target.name.padStart(17)).join('')}`);
+  const medians = (name: string, step: Step): number => median(times.get(name)![step]);
+  for (const step of STEPS) console.log(`  ${step.padEnd(22)}${targets.map((target) => medians(target.name, step).toFixed(2).padStart(17)).join('')}`);
+  const total = (name: string): number => STEPS.reduce((sum, step) => sum + medians(name, step), 0);
+  const hash = (name: string): number => (hashCosts.has(name) ? median(hashCosts.get(name)!) : 0);
+  console.log(`  ${'sum of steps'.padEnd(22)}${targets.map((target) => total(target.name).toFixed(2).padStart(17)).join('')}`);
+  console.log(`  ${'password hash alone'.padEnd(22)}${targets.map((target) => hash(target.name).toFixed(2).padStart(17)).join('')}`);
+  console.log(`  ${'PASS beyond the hash'.padEnd(22)}${targets.map((target) => (medians(target.name, 'PASS') - hash(target.name)).toFixed(2).padStart(17)).join('')}`);
+  console.log(`  ${'all but the hash'.padEnd(22)}${targets.map((target) => (total(target.name) - hash(target.name)).toFixed(2).padStart(17)).join('')}`);
+}
+
+/** crypt(3) of `password` with a fresh salt of `method`, timed inside perl (libcrypt, as pam_unix uses it). */
+function cryptCost(password: string, method: CryptMethod): Promise<number> {
+  const setting = method === 'YESCRYPT' ? '$y$j9T$F5Jx5fExrKuJdF4y1.YpR.$' : '$6$Jx5fExrKuJdF4y1Y$';
+  const script = 'use Time::HiRes "time"; my $t = time; my $h = crypt($ARGV[0], $ARGV[1]); die "crypt failed\n" if !$h || $h eq "*0"; printf "%.3f", (time - $t) * 1000';
+  return new Promise((resolve, reject) =>
+    execFile('perl', ['-e', script, password, setting], (err, stdout) => (err ? reject(err) : resolve(Number(stdout)))),
+  );
 }
 
 /** One curl run: its output and curl's own timings (seconds). */

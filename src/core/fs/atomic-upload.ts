@@ -50,17 +50,18 @@ export class AtomicUpload extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.store(chunk, done);
+    this.store([chunk], done);
   }
 
+  /** Chunks buffered meanwhile (or corked by the caller) go out in one vectored write, not copied together. */
   override _writev(chunks: { chunk: Buffer }[], done: (error?: Error | null) => void): void {
-    this.store(Buffer.concat(chunks.map((c) => c.chunk)), done);
+    this.store(chunks.map((c) => c.chunk), done);
   }
 
   override _final(done: (error?: Error | null) => void): void {
     const { handle, tempPath, finalPath, decoder, inPlace } = this.options;
     this.committing = true;
-    this.writeAll(decoder?.flush() ?? Buffer.alloc(0))
+    this.writeAll(decoder ? [decoder.flush()] : [])
       .then(() => (inPlace ? this.copyIntoPlace(inPlace) : undefined))
       .then(() => handle.close())
       .then(() => (inPlace ? unlink(tempPath) : rename(tempPath, finalPath)))
@@ -110,13 +111,22 @@ export class AtomicUpload extends Writable {
     }
   }
 
-  private store(chunk: Buffer, done: (error?: Error | null) => void): void {
-    this.writeAll(this.options.decoder?.push(chunk) ?? chunk).then(() => done(), done);
+  private store(chunks: Buffer[], done: (error?: Error | null) => void): void {
+    const decoder = this.options.decoder;
+    this.writeAll(decoder ? chunks.map((chunk) => decoder.push(chunk)) : chunks).then(() => done(), done);
   }
 
-  private async writeAll(chunk: Buffer): Promise<void> {
-    await writeFully(this.options.handle, chunk, this.bytes);
-    this.bytes += chunk.length;
+  private async writeAll(chunks: Buffer[]): Promise<void> {
+    const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    if (size === 0) return;
+    if (chunks.length === 1) {
+      await writeFully(this.options.handle, chunks[0]!, this.bytes);
+    } else {
+      const { bytesWritten } = await this.options.handle.writev(chunks, this.bytes);
+      // libuv writes the whole vector to a regular file; a short write (disk full midway) is finished or fails here.
+      if (bytesWritten < size) await writeFully(this.options.handle, Buffer.concat(chunks).subarray(bytesWritten), this.bytes + bytesWritten);
+    }
+    this.bytes += size;
   }
 }
 

@@ -348,14 +348,17 @@ export class FtpControl implements FtpCommandContext {
 
   private async execute({ verb, arg, refusal }: Command): Promise<void> {
     this.commandCount++;
+    const command = refusal || !Object.hasOwn(COMMANDS, verb) ? undefined : COMMANDS[verb];
     try {
       if (refusal) throw refusal;
-      const command = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
       if (!command) throw new FtpReply(502, 'Command not implemented.');
       if (!command.beforeLogin && !this.session) throw new FtpReply(530, 'Please log in with USER and PASS.');
       await command.run(this, arg);
     } catch (err) {
       this.replyError(err);
+    } finally {
+      // REST applies to the transfer it prepares (RFC 3659 5.1): any other command drops it.
+      if (!command?.keepsRestOffset) this.restOffset = 0;
     }
   }
 

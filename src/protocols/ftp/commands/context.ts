@@ -39,7 +39,7 @@ export interface FtpCommandContext {
   path(arg: string): string;
   /** REST: the offset of the next transfer. */
   setRestOffset(offset: number): void;
-  /** The REST offset for this transfer; it applies to one transfer only. */
+  /** The REST offset for this transfer; it applies to one transfer only, and only if no other command came between (the data-connection set-up aside). */
   takeRestOffset(): number;
   rememberRename(virtualPath: string): void;
   /** The RNFR path, only if RNFR was the command right before this one. */
@@ -59,6 +59,8 @@ export interface FtpCommand {
   run(context: FtpCommandContext, arg: string): Promise<void> | void;
   /** Allowed before login (USER, PASS, AUTH, FEAT, ...). */
   beforeLogin?: boolean;
+  /** Leaves a REST offset for the transfer that follows (REST itself and the data-connection set-up). */
+  keepsRestOffset?: boolean;
 }
 
 export type CommandTable = Readonly<Record<string, FtpCommand>>;

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Stats } from 'node:fs';
-import { GatewayError, hasControlCharacter, type FileInfo } from '../../../core/index.js';
+import { GatewayError, hasControlCharacter, type DirectoryPages, type FileInfo } from '../../../core/index.js';
 import { lsLine, mlsxFacts } from '../listing.js';
 import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { download } from './transfer.js';
@@ -25,13 +25,14 @@ async function shownStats(control: FtpCommandContext, virtualPath: string, stats
 
 /** The entries of a listing, page by page. Opening it is where refusals (not found, MLSD of a file) happen. */
 async function listingPages(control: FtpCommandContext, virtualPath: string, format: ListFormat): Promise<Iterable<FileInfo[]> | AsyncIterable<FileInfo[]>> {
-  const stats = await control.files.stat(virtualPath);
-  if (!stats.isDirectory()) {
-    if (format === 'mlsd') throw new GatewayError('NOT_A_DIRECTORY', 'MLSD of a file', { text: 'not_a_directory' });
-    return [[{ name: path.posix.basename(virtualPath), stats }]];
+  let pages: DirectoryPages;
+  try {
+    pages = await control.files.openDirectory(virtualPath); // the common case first: no stat of its own
+  } catch (err) {
+    if (format === 'mlsd' || !(err instanceof GatewayError) || err.code !== 'NOT_A_DIRECTORY') throw err;
+    return [[{ name: path.posix.basename(virtualPath), stats: await control.files.stat(virtualPath) }]]; // LIST/NLST of a file
   }
   return (async function* () {
-    const pages = await control.files.openDirectory(virtualPath);
     try {
       for (;;) {
         const page = await pages.page(PAGE_ENTRIES, SCAN_WINDOW_BYTES);

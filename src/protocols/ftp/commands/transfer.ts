@@ -6,22 +6,28 @@
  */
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { GatewayError, sendStream } from '../../../core/index.js';
 import { describeError } from '../../error-map.js';
 import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { FtpReply } from '../reply.js';
 import { transferAborted } from '../data-channel.js';
-import { UploadBatches } from '../upload-batches.js';
+import { batchWrites } from '../upload-batches.js';
 
 
 const UPLOAD_BATCH_BYTES = 2 * 1024 * 1024;
 const UPLOAD_BATCH_WAIT_MS = 2;
 /** Bytes the socket may run ahead of the disk, so reading goes on while a batch is being written. */
 const UPLOAD_BUFFER_BYTES = 4 * UPLOAD_BATCH_BYTES;
-/** How long after the data EOF the control connection must stay open for an upload to be stored. */
-const UPLOAD_COMMIT_GRACE_MS = 50;
+/**
+ * How long after the data EOF the control connection must stay open for an upload to be stored. A
+ * killed client's kernel sends both FINs at once, and the control FIN, queued behind no data, is
+ * not the later one; the check also waits for one more read of input after this time, so a loaded
+ * event loop does not shorten it. It only has to cover the two packets' jitter, and every upload
+ * waits for it.
+ */
+const UPLOAD_COMMIT_GRACE_MS = 10;
 
 /** Streams `source` to the client. */
 export function download(control: FtpCommandContext, source: Readable, opening: string): Promise<void> {
@@ -36,16 +42,21 @@ export function download(control: FtpCommandContext, source: Readable, opening: 
  * connection completes the upload only if the control connection is still open
  * UPLOAD_COMMIT_GRACE_MS later (or the client sends a command meanwhile). A killed client closes
  * both connections at once with a normal FIN, and its data EOF can be seen first; then the upload
- * is abandoned, and the pipeline's error destroys it with its temporary file.
+ * is abandoned, and the transfer's failure destroys it with its temporary file. The last bytes go
+ * to disk while the control connection is watched; only the commit (rename or copy into place)
+ * waits for the verdict.
  */
-function receive(control: FtpCommandContext, data: Socket, sink: Writable): Promise<void> {
-  const batches = new UploadBatches({
-    batchBytes: UPLOAD_BATCH_BYTES,
-    maxWaitMs: UPLOAD_BATCH_WAIT_MS,
-    beforeEnd: async () =>
-      (await control.survives(UPLOAD_COMMIT_GRACE_MS)) ? undefined : transferAborted('control connection closed during the upload'),
-  });
-  return pipeline(data, batches, sink);
+async function receive(control: FtpCommandContext, data: Socket, sink: Writable): Promise<void> {
+  const received = pipeline(data, sink, { end: false });
+  const batches = batchWrites(data, sink, { batchBytes: UPLOAD_BATCH_BYTES, maxWaitMs: UPLOAD_BATCH_WAIT_MS });
+  try {
+    await received;
+  } finally {
+    batches.stop();
+  }
+  if (!(await control.survives(UPLOAD_COMMIT_GRACE_MS))) throw transferAborted('control connection closed during the upload');
+  sink.end();
+  await finished(sink);
 }
 
 type StoreMode = 'replace' | 'append' | 'unique';
@@ -118,6 +129,7 @@ function parseEprt(arg: string): { host: string; port: number } | undefined {
 
 function active(parse: (arg: string) => { host: string; port: number } | undefined, usage: string): FtpCommand {
   return {
+    keepsRestOffset: true,
     run(control, arg) {
       if (!control.config.activeMode) throw new FtpReply(502, 'Active mode is off: use PASV or EPSV.');
       const target = parse(arg);
@@ -130,6 +142,7 @@ function active(parse: (arg: string) => { host: string; port: number } | undefin
 
 export const transferCommands: CommandTable = {
   PASV: {
+    keepsRestOffset: true,
     async run(control) {
       control.data.assertNotEpsvAll();
       const address = await control.data.passiveAddress(control.localAddress);
@@ -139,6 +152,7 @@ export const transferCommands: CommandTable = {
   },
 
   EPSV: {
+    keepsRestOffset: true,
     async run(control, arg) {
       const protocol = arg.trim().toUpperCase();
       if (protocol === 'ALL') {
@@ -155,6 +169,7 @@ export const transferCommands: CommandTable = {
   EPRT: active(parseEprt, 'Usage: EPRT |1|address|port| or |2|address|port|.'),
 
   TYPE: {
+    keepsRestOffset: true,
     run(control, arg) {
       const type = arg.trim().toUpperCase();
       if (/^A( N)?$/.test(type)) control.ascii = true;
@@ -165,6 +180,7 @@ export const transferCommands: CommandTable = {
   },
 
   MODE: {
+    keepsRestOffset: true,
     run(control, arg) {
       if (arg.trim().toUpperCase() !== 'S') throw new FtpReply(504, 'Only MODE S is supported.');
       control.reply(200, 'Mode set to S.');
@@ -172,6 +188,7 @@ export const transferCommands: CommandTable = {
   },
 
   STRU: {
+    keepsRestOffset: true,
     run(control, arg) {
       if (arg.trim().toUpperCase() !== 'F') throw new FtpReply(504, 'Only STRU F is supported.');
       control.reply(200, 'Structure set to F.');
@@ -179,6 +196,7 @@ export const transferCommands: CommandTable = {
   },
 
   REST: {
+    keepsRestOffset: true,
     run(control, arg) {
       // Any count is taken; the core refuses one that is not a safe integer at RETR/STOR (550).
       const digits = /^\d{1,32}$/.exec(arg.trim());
