@@ -10,6 +10,7 @@ import { GatewayMetrics } from '../../src/metrics/gateway-metrics.js';
 import { startMetricsServer } from '../../src/metrics/metrics-server.js';
 import { SessionManager, StaticUserDirectory } from '../../src/core/index.js';
 import { ftpConnect, mkdirCode, sftpUpload, sshConnect } from '../helpers/clients.js';
+import { RawFtp } from '../helpers/ftp.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 import { passivePorts } from '../helpers/passive-ports.js';
 import { parseExposition, type Exposition } from '../helpers/prometheus.js';
@@ -99,6 +100,18 @@ describe('metrics', () => {
     expect(moved('filegate_denied_operations_total', { operation: 'mkdir', reason: 'PERMISSION_DENIED' })).toBe(1);
     expect(during.types.get('filegate_event_loop_lag_seconds')).toBe('gauge');
     expect(during.value('filegate_event_loop_lag_seconds', { stat: 'max' })).toBeGreaterThan(0);
+  });
+
+  it('counts FTP write verbs refused under read_only as denied operations', async () => {
+    const before = await scrape();
+    const ftp = await RawFtp.connect(gw.gateway.addresses.ftp!.port);
+    expect((await ftp.login('reader', PASSWORD)).code).toBe(230);
+    for (const line of ['MFMT 20010203040506 any.txt', 'SITE CHMOD 600 any.txt', 'RNFR any.txt']) expect((await ftp.command(line)).code).toBe(550);
+    ftp.close();
+    const after = await scrape();
+    const moved = (labels: Record<string, string>) => after.value('filegate_denied_operations_total', labels) - before.value('filegate_denied_operations_total', labels);
+    expect(moved({ operation: 'setstat', reason: 'PERMISSION_DENIED' })).toBe(2);
+    expect(moved({ operation: 'rename', reason: 'PERMISSION_DENIED' })).toBe(1);
   });
 
   it('counts lockout refusals', async () => {

@@ -498,8 +498,17 @@ export class GuardedFs {
     return !this.session.read_only;
   }
 
-  assertWritable(): void {
+  private assertWritable(): void {
     if (!this.writable) throw new GatewayError('PERMISSION_DENIED', 'read_only session', { text: 'read_only' });
+  }
+
+  /**
+   * Refuses `operation` on `input` under read_only before anything is looked at, as an operation
+   * refused here is (audited as denied, counted): for protocol verbs that are writes whatever they
+   * would change (FTP MFMT, SITE CHMOD, RNFR).
+   */
+  checkWritable(operation: string, input: string): Promise<void> {
+    return this.guard(operation, input, async () => this.assertWritable());
   }
 
   /** Whether FTP TYPE A converts line endings for this session (never under windows_mode_ftp). */

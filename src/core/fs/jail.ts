@@ -128,12 +128,19 @@ export class Jail {
     private readonly rootId: { dev: number; ino: number },
   ) {}
 
-  /** Opens (creating if needed) `rootPath` under `storageRealPath`. */
+  /**
+   * Opens (creating if needed) `rootPath` under `storageRealPath`. A root that passes through a
+   * symlink inside the storage is refused: with nested roots (`teams` and `teams/bob`), a user of
+   * the outer one could otherwise point the inner one at any directory it likes.
+   */
   static async open(storageRealPath: string, rootPath: string): Promise<Jail> {
     assertJailSupported();
     const root = path.resolve(storageRealPath, rootPath);
     await mkdir(root, { recursive: true });
     const rootRealPath = await realpath(root);
+    if (rootRealPath !== root) {
+      throw new GatewayError('PERMISSION_DENIED', `root_path ${rootPath} passes through a symlink`, { text: 'permission_denied' });
+    }
     const { dev, ino } = await stat(rootRealPath);
     return new Jail(rootRealPath, { dev, ino });
   }

@@ -40,7 +40,7 @@ const rmd: FtpCommand = {
  * use_provided_modified_at the core keeps its own time and we report the time really stored.
  */
 async function setModified(control: FtpCommandContext, virtualPath: string, mtime: Date, atime?: Date): Promise<Date> {
-  control.files.assertWritable();
+  await control.files.checkWritable('setstat', virtualPath);
   return (await control.files.setAttributes(virtualPath, { mtime, atime })).mtime;
 }
 
@@ -64,8 +64,9 @@ async function siteUtime(control: FtpCommandContext, rest: string): Promise<void
 async function siteChmod(control: FtpCommandContext, rest: string): Promise<void> {
   const parsed = /^([0-7]{3,4}) (.+)$/.exec(rest);
   if (!parsed) throw new FtpReply(501, 'Usage: SITE CHMOD mode path.');
-  control.files.assertWritable();
-  await control.files.setAttributes(control.path(parsed[2]!), { mode: parseInt(parsed[1]!, 8) });
+  const virtualPath = control.path(parsed[2]!);
+  await control.files.checkWritable('setstat', virtualPath);
+  await control.files.setAttributes(virtualPath, { mode: parseInt(parsed[1]!, 8) });
   control.reply(200, 'SITE CHMOD command successful.');
 }
 
@@ -91,7 +92,7 @@ export const fileCommands: CommandTable = {
   RNFR: {
     async run(control, arg) {
       const virtualPath = control.path(arg);
-      control.files.assertWritable();
+      await control.files.checkWritable('rename', virtualPath);
       await control.files.lstat(virtualPath);
       control.rememberRename(virtualPath);
       control.reply(350, 'Ready for RNTO.');

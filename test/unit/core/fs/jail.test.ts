@@ -54,6 +54,24 @@ beforeAll(async () => {
 });
 afterAll(() => temp.remove());
 
+describe('the root itself', () => {
+  it('refuses a root_path that passes through a symlink (a nested root pointed elsewhere by the outer root\'s user)', async () => {
+    const own = await makeTempDir();
+    try {
+      const storage = own.dir;
+      await mkdir(path.join(storage, 'teams', 'alice'), { recursive: true });
+      await writeFile(path.join(storage, 'teams', 'alice', 'plans.txt'), 'alice only\n');
+      await symlink('alice', path.join(storage, 'teams', 'bob')); // made by a user whose root is "teams"
+      await expectGatewayError(GuardedFs.forSession(makeSession({ root_path: 'teams/bob' }), storage), 'PERMISSION_DENIED');
+      await expectGatewayError(GuardedFs.forSession(makeSession({ root_path: 'teams/bob/sub' }), storage), 'PERMISSION_DENIED');
+      const alice = await GuardedFs.forSession(makeSession({ root_path: 'teams/alice' }), storage);
+      expect((await alice.stat('/plans.txt')).isFile()).toBe(true);
+    } finally {
+      await own.remove();
+    }
+  });
+});
+
 /** Names, sizes, modes and mtimes of everything outside the jail that an escape could touch. */
 async function outsideState(): Promise<string> {
   // The storage dir's own entries by name only: the jail root's mtime changes with legitimate writes.
