@@ -40,12 +40,15 @@ export class DirectoryPages {
    */
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private reportedTruncation = false;
 
   constructor(
     private readonly dir: HeldDir,
     /** max_dir_listing_size (0 = no cap). */
     private readonly cap: number,
     private readonly shown: (name: string) => boolean,
+    /** Told once, when the cap cuts the listing short. */
+    private readonly onTruncated: () => void = () => {},
   ) {}
 
   /** Bytes the window holds now (the caller counts them against its memory budget). */
@@ -95,6 +98,10 @@ export class DirectoryPages {
       names.push(name);
     }
     if (this.next >= this.window.length) this.dropWindow();
+    if (this.truncated && !this.reportedTruncation) {
+      this.reportedTruncation = true;
+      this.onTruncated();
+    }
     return statEntries(this.dir.path, names); // an entry that vanished since the scan is left out
   }
 

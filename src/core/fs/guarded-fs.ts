@@ -179,7 +179,11 @@ export class GuardedFs {
    * (see DirectoryPages). It holds the directory open until its close().
    */
   openDirectory(input: string): Promise<DirectoryPages> {
-    return this.guard('list', input, async (v) => new DirectoryPages(await this.jail.directory(v), this.session.max_dir_listing_size, isListed));
+    return this.guard('list', input, async (v) => {
+      const cap = this.session.max_dir_listing_size;
+      const truncated = () => this.logger.info({ event: 'listing_truncated', path: v, shown: cap }, 'listing capped');
+      return new DirectoryPages(await this.jail.directory(v), cap, isListed, truncated);
+    });
   }
 
   /** Capacity of the filesystem holding the session's files. */

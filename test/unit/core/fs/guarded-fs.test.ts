@@ -204,6 +204,18 @@ describe('max_dir_listing_size', () => {
     const fs = await open({ max_dir_listing_size: 3 }, logger);
     expect((await fs.list('dir')).map((e) => e.name)).toEqual(['Mu', 'alpha', 'beta']);
     expect(events).toContainEqual(expect.objectContaining({ event: 'listing_truncated', shown: 3, total: 6 }));
+    // Paged (SFTP READDIR, FTP LIST): the same cap across pages, and the truncation logged once.
+    events.length = 0;
+    const pages = await fs.openDirectory('dir');
+    const names: string[] = [];
+    for (let page = await pages.page(2, 1 << 20); page.length > 0; page = await pages.page(2, 1 << 20)) names.push(...page.map((e) => e.name));
+    pages.close();
+    expect(names).toEqual(['Mu', 'alpha', 'beta']);
+    expect(events.filter((e) => e.event === 'listing_truncated')).toEqual([expect.objectContaining({ path: '/dir', shown: 3 })]);
+    const uncapped = await (await open({ max_dir_listing_size: 6 }, logger)).openDirectory('dir');
+    while ((await uncapped.page(4, 1 << 20)).length > 0);
+    uncapped.close();
+    expect(events.filter((e) => e.event === 'listing_truncated')).toHaveLength(1);
   });
 
   it('shows everything with 0 (no cap) or a cap above the count', async () => {
