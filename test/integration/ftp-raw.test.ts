@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging.js';
+import { STAT_MAX_LINES } from '../../src/protocols/ftp/commands/listings.js';
 import { startGateway, user, type TestGateway } from '../helpers/gateway.js';
 import { passivePorts } from '../helpers/passive-ports.js';
 import { RawFtp, connectData, readAll, writeAll } from '../helpers/ftp.js';
@@ -79,6 +80,24 @@ describe('ftp over raw sockets', () => {
     expect((await ftp.reply()).code).toBe(230);
     expect(await ftp.reply()).toMatchObject({ code: 257, text: '257 "/" is the current directory.' });
     expect((await ftp.reply()).code).toBe(200);
+    ftp.close();
+  });
+
+  it('STAT <dir> lists over the control connection, at most STAT_MAX_LINES entries', async () => {
+    await mkdir(home('stat-small'));
+    for (const name of ['a.txt', 'b.txt']) await writeFile(home('stat-small', name), name);
+    await mkdir(home('stat-big'));
+    await Promise.all(Array.from({ length: STAT_MAX_LINES + 5 }, (_, i) => writeFile(home('stat-big', `f${i}`), '')));
+    const ftp = await loggedIn();
+    const small = await ftp.command('STAT stat-small');
+    expect(small.code).toBe(213);
+    expect(small.text.split('\r\n').filter((line) => line.startsWith(' '))).toHaveLength(2);
+    expect(small.text).toMatch(/213 End of status$/);
+    const big = await ftp.command('STAT stat-big');
+    expect(big.code).toBe(213);
+    expect(big.text.split('\r\n').filter((line) => line.startsWith(' '))).toHaveLength(STAT_MAX_LINES);
+    expect(big.text).toMatch(/213 End of status \(the first 10000 entries; LIST shows them all\)$/);
+    expect((await ftp.command('NOOP')).code).toBe(200);
     ftp.close();
   });
 

@@ -46,8 +46,9 @@ export const infoCommands: CommandTable = {
           'End of status',
         );
       }
-      const lines = await listingLines(control, control.path(arg));
-      control.reply(213, 'Status follows:', ...lines.map((line) => ` ${line}`), 'End of status');
+      const { lines, complete } = await listingLines(control, control.path(arg));
+      const end = complete ? 'End of status' : `End of status (the first ${lines.length} entries; LIST shows them all)`;
+      control.reply(213, 'Status follows:', ...lines.map((line) => ` ${line}`), end);
     },
   },
 

@@ -15,6 +15,8 @@ type ListFormat = 'ls' | 'names' | 'mlsd';
 
 /** Entries per page: the unit of one chunk of listing text. */
 const PAGE_ENTRIES = 512;
+/** Entries STAT <path> shows at most. */
+export const STAT_MAX_LINES = 10_000;
 /** Memory for the names of one directory scan (see DirectoryPages). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 
@@ -65,10 +67,18 @@ async function* listingText(control: FtpCommandContext, virtualPath: string, for
 }
 
 /** The lines of a listing for a reply on the control connection (STAT path). */
-export async function listingLines(control: FtpCommandContext, virtualPath: string): Promise<string[]> {
+export async function listingLines(control: FtpCommandContext, virtualPath: string): Promise<{ lines: string[]; complete: boolean }> {
   const lines: string[] = [];
-  for await (const text of listingText(control, virtualPath, 'ls')) lines.push(...text.split('\r\n').slice(0, -1));
-  return lines;
+  const text = listingText(control, virtualPath, 'ls');
+  for await (const chunk of text) {
+    lines.push(...chunk.split('\r\n').slice(0, -1));
+    // A reply on the control connection is built whole: beyond this, LIST (streamed) is the way.
+    if (lines.length >= STAT_MAX_LINES) {
+      await text.return(undefined); // closes the directory
+      return { lines: lines.slice(0, STAT_MAX_LINES), complete: false };
+    }
+  }
+  return { lines, complete: true };
 }
 
 /** LIST/NLST take `ls` options (`LIST -la`) some clients send; they are ignored, as vsftpd does. */
