@@ -61,14 +61,6 @@ export class Admission {
     this.clock = options.clock ?? Date.now;
   }
 
-  get size(): number {
-    return this.live;
-  }
-
-  sizeFor(remoteAddress: string): number {
-    return this.perSource.get(sourceKey(remoteAddress)) ?? 0;
-  }
-
   /**
    * Counts a new connection in, or says which cap refuses it. `events.loginDeadline` fires once if
    * the connection has not called `authenticated()` within the login timeout, `events.idle` once it

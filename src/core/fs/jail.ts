@@ -145,12 +145,12 @@ export class Jail {
     return new Jail(rootRealPath, { dev, ino });
   }
 
-  contains(realPath: string): boolean {
+  private contains(realPath: string): boolean {
     return realPath === this.rootRealPath || realPath.startsWith(this.rootRealPath + path.sep);
   }
 
   /** The virtual path of a real path inside the jail, or undefined when it is outside. */
-  toVirtual(realPath: string): string | undefined {
+  private toVirtual(realPath: string): string | undefined {
     if (!this.contains(realPath)) return undefined;
     const relative = path.relative(this.rootRealPath, realPath);
     return `/${relative.split(path.sep).join('/')}`.replace(/\/$/, '') || '/';

@@ -22,13 +22,18 @@ describe('Admission', () => {
     expect(admission.admit('10.0.0.1', { loginDeadline: () => {} })).toEqual({ ok: false, reason: 'per-source' });
     admitOk(admission, '2001:db8:1:2::1');
     admitOk(admission, '2001:db8:1:2::2');
-    expect(admission.sizeFor('2001:db8:1:2::99')).toBe(2);
     expect(admission.admit('10.0.0.9', { loginDeadline: () => {} })).toEqual({ ok: false, reason: 'total' });
+    // Released twice, counted once: exactly one place comes free, for that source too.
     first.release();
     first.release();
-    expect(admission.size).toBe(3);
-    expect(admission.sizeFor('10.0.0.1')).toBe(1);
     admitOk(admission, '10.0.0.1');
+    expect(admission.admit('10.0.0.9', { loginDeadline: () => {} })).toEqual({ ok: false, reason: 'total' });
+
+    const wide = new Admission({ ...LIMITS, maxConnections: 100 });
+    admitOk(wide, '2001:db8:1:2::1');
+    admitOk(wide, '2001:db8:1:2::2');
+    expect(wide.admit('2001:db8:1:2::99', { loginDeadline: () => {} })).toEqual({ ok: false, reason: 'per-source' });
+    admitOk(wide, '2001:db8:1:3::1'); // another /64
   });
 
   it('fires the login deadline once unless the connection authenticates or is released', () => {
@@ -46,7 +51,9 @@ describe('Admission', () => {
     expect(loggedIn).not.toHaveBeenCalled();
     expect(gone).not.toHaveBeenCalled();
     // The deadline does not release: the adapter closes the socket, and its close releases.
-    expect(admission.size).toBe(2);
+    admitOk(admission, '10.0.0.4');
+    admitOk(admission, '10.0.0.5');
+    expect(admission.admit('10.0.0.6', { loginDeadline: () => {} })).toEqual({ ok: false, reason: 'total' });
   });
 
   it('calls a connection idle once nothing happened for the idle timeout; activity and busy() postpone it', () => {
