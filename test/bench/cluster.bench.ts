@@ -179,6 +179,7 @@ async function main(): Promise<void> {
         ['--workers', String(workers)],
         workers,
         ['--initial-heap-size=128'], // as the filegate command runs
+        'built',
       );
       cleanups.unshift(() => gateway.stop());
       const name = `filegate --workers ${workers}`;

@@ -77,7 +77,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const FILEGATE_SERVER = fileURLToPath(new URL('./filegate-server.ts', import.meta.url));
+const FILEGATE_SERVER = fileURLToPath(new URL('./filegate-server.mjs', import.meta.url));
 
 export interface FilegateProcess {
   port: number;
@@ -86,9 +86,9 @@ export interface FilegateProcess {
   stop(): Promise<void>;
 }
 
-/** Starts filegate (`createGateway(config)`) in a child Node process run with `nodeFlags`. */
+/** Starts the built filegate (`createGateway(config)`, `npm run build` first) in a child Node process run with `nodeFlags`. */
 export async function startFilegateProcess(config: object, nodeFlags: string[] = []): Promise<FilegateProcess> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', FILEGATE_SERVER, JSON.stringify(config)], {
+  const child = spawn(process.execPath, [...nodeFlags, FILEGATE_SERVER, JSON.stringify(config)], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });

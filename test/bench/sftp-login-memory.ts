@@ -5,7 +5,7 @@
  * array-buffer memory are printed (after a full collection), so that growth can be told apart:
  * JS-visible memory that grows is a leak in the process; RSS that grows while those stay flat is
  * the native allocator (glibc malloc arenas) holding on to freed memory.
- *   npx tsx test/bench/sftp-login-memory.ts     (env: LOGINS=500, STEP=100, AUTH=password|key, NODE_FLAGS="--expose-gc";
+ *   npm run build && npx tsx test/bench/sftp-login-memory.ts     (env: LOGINS=500, STEP=100, AUTH=password|key, NODE_FLAGS="--expose-gc";
  *                                               MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ are passed on to the server)
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
+/** The CLI from the sources (tests), or as built by `npm run build` (benchmarks: what users run). */
+const CLI = { source: ['--import', 'tsx', path.resolve('src/cli.ts')], built: [path.resolve('dist/cli.js')] };
 
 /** A port nothing listens on right now (the kernel's pick for port 0). */
 export function freePort(): Promise<number> {
@@ -113,11 +114,12 @@ export async function startGatewayProcess(
   extraArgs: string[] = [],
   instances = 1,
   nodeFlags: string[] = [],
+  cli: keyof typeof CLI = 'source',
 ): Promise<GatewayProcess> {
   const dir = await mkdtemp(path.join(tmpdir(), 'filegate-node-'));
   const file = path.join(dir, 'config.json');
   await writeFile(file, JSON.stringify({ certsDir: './certs', logLevel: 'info', ...config }));
-  const child = spawn(process.execPath, [...nodeFlags, ...CLI, 'serve', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeFlags, ...CLI[cli], 'serve', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports: Record<string, number> = {};
   const seen = new Map<string, number>();
   const output = await waitForOutput(

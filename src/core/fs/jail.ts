@@ -10,14 +10,26 @@
  * symlink for us: the walk reads each link and resolves its target inside the jail itself.
  * Virtual and real paths never share a variable: `virtualPath` vs `realPath`.
  */
-import { closeSync, constants, fstatSync, lstat, open, readlink, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstat, open, readlink, readlinkSync, statSync, type Stats } from 'node:fs';
 import { mkdir, open as openHandle, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 
 const MAX_PATH_LENGTH = 4096;
-/** The directory whose entries name this process's descriptors (magic links to what each one holds). */
-const PROC_FD = '/proc/self/fd';
+/**
+ * The directory whose entries name this process's descriptors (magic links to what each one holds).
+ * By pid rather than through /proc/self, which every call would otherwise have the kernel resolve
+ * too (a tenth of a cached lstat) -- but only where /proc/self is that pid: a /proc mounted for
+ * another PID namespace would name another process's descriptors.
+ */
+const PROC_FD = ((): string => {
+  try {
+    if (readlinkSync('/proc/self') === String(process.pid)) return `/proc/${process.pid}/fd`;
+  } catch {
+    // no /proc: assertJailSupported() refuses to start
+  }
+  return '/proc/self/fd';
+})();
 /** Linux's O_PATH (not in fs.constants; the same value on every architecture Node runs on). */
 export const O_PATH = 0o10000000;
 const DIRECTORY = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -53,7 +65,7 @@ export function hasControlCharacter(name: string): boolean {
 }
 
 /**
- * Fails closed where the jail cannot work: it needs Linux's /proc/self/fd (a container without
+ * Fails closed where the jail cannot work: it needs Linux's /proc/<pid>/fd (a container without
  * /proc mounted, or another OS). Checked at start-up and by every jail that opens.
  */
 export function assertJailSupported(): void {

@@ -50,6 +50,7 @@ const SIX_MONTHS_MS = 182 * 24 * 60 * 60 * 1000;
 export class LongNames {
   private readonly times = new Map<number, string>();
   private readonly ids = new Map<number, string>();
+  private readonly modes = new Map<number, string>();
   private readonly scratch = new Date(0);
 
   constructor(private readonly now = Date.now()) {}
@@ -57,7 +58,9 @@ export class LongNames {
   format(name: string, stats: Stats): string {
     const owner = this.id(stats.uid);
     const group = this.id(stats.gid);
-    return `${modeString(stats)} ${String(stats.nlink).padStart(3)} ${owner} ${group} ${String(stats.size).padStart(8)} ${this.time(stats.mtimeMs)} ${name}`;
+    let mode = this.modes.get(stats.mode);
+    if (mode === undefined) this.modes.set(stats.mode, (mode = modeString(stats.mode)));
+    return `${mode} ${String(stats.nlink).padStart(3)} ${owner} ${group} ${String(stats.size).padStart(8)} ${this.time(stats.mtimeMs)} ${name}`;
   }
 
   private id(id: number): string {
@@ -86,10 +89,13 @@ function pad2(n: number): string {
   return String(n).padStart(2, '0');
 }
 
-function modeString(stats: Stats): string {
-  const type = stats.isDirectory() ? 'd' : stats.isSymbolicLink() ? 'l' : stats.isFIFO() ? 'p' : stats.isSocket() ? 's'
-    : stats.isCharacterDevice() ? 'c' : stats.isBlockDevice() ? 'b' : '-';
-  const m = stats.mode;
+/** File type letters by the S_IFMT bits of a mode. */
+const TYPE_LETTER = new Map([
+  [0o040000, 'd'], [0o120000, 'l'], [0o010000, 'p'], [0o140000, 's'], [0o020000, 'c'], [0o060000, 'b'],
+]);
+
+function modeString(m: number): string {
+  const type = TYPE_LETTER.get(m & 0o170000) ?? '-';
   const bit = (mask: number, ch: string): string => (m & mask ? ch : '-');
   const exec = (mask: number, special: number, set: string, unset: string): string =>
     m & special ? (m & mask ? set : unset) : m & mask ? 'x' : '-';

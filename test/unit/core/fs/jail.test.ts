@@ -6,6 +6,7 @@
  *                         the tests may run as root, and a broken jail must not damage the host)
  * After every test the outside tree, the sibling and the storage root must be exactly as they were.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -13,6 +14,7 @@ import { setTimeout } from 'node:timers/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GuardedFs, normalizeVirtualPath, type GuardedFile } from '../../../../src/core/index.js';
+import { descriptorPath } from '../../../../src/core/fs/jail.js';
 import { expectGatewayError, makeSession, makeTempDir } from '../fixtures.js';
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -463,5 +465,25 @@ describe('the walk: descriptors, symlinks resolved inside, no window', () => {
     await setTimeout(50);
     expect(openDescriptors()).toBe(baseline);
     expect(await readdir(path.join(rootReal, 'sub'))).toEqual(['deep.txt', 'up', 'up2']);
+  });
+});
+
+describe('descriptor paths', () => {
+  const probe = (prefix: string[]): string =>
+    execFileSync(
+      prefix[0] ?? process.execPath,
+      [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '--import', 'tsx', '-e',
+        `import('${path.resolve('src/core/fs/jail.ts')}').then((m) => console.log(m.descriptorPath({ fd: 7 })))`],
+      { encoding: 'utf8' },
+    ).trim();
+
+  it('name this process by its pid (no /proc/self link for the kernel to resolve on every call)', () => {
+    expect(descriptorPath({ fd: 7 })).toBe(`/proc/${process.pid}/fd/7`);
+    expect(probe([])).toMatch(/^\/proc\/\d+\/fd\/7$/);
+  });
+
+  it('fall back to /proc/self where /proc belongs to another PID namespace (the pid there is another process)', () => {
+    // A new PID namespace without its own /proc: the process is pid 1 in it, /proc/self names it by its outer pid.
+    expect(probe(['unshare', '--pid', '--fork'])).toBe('/proc/self/fd/7');
   });
 });
