@@ -7,13 +7,15 @@
  *   - logins per second, one after another and PARALLEL at a time: FTP with a raw client (USER/PASS/QUIT),
  *     SSH with an ssh2 client (up to the SFTP subsystem), by password and by key.
  * Every download is checked by SHA-256; MB/s is 10^6 bytes over the wall time of the whole batch.
- * Targets: FTP --workers 2 >= 1.0x vsftpd, SFTP --workers 2 >= 1.5x sshd. The peers log in without
- * a password hash (vsftpd: anonymous; sshd: a key), filegate's password logins cost one scrypt each.
+ * Targets: FTP --workers 2 >= 1.0x vsftpd, SFTP --workers 2 >= 1.5x sshd. vsftpd runs twice over:
+ * with a local account (a password checked per login, yescrypt through PAM, as filegate checks one
+ * with scrypt: like for like) and anonymous (no password check at all); sshd logs in by key, as
+ * filegate's SFTP does here.
  *   npm run bench:cluster   (env: BENCH_MIB=32, BENCH_PARALLEL=8, BENCH_REPEATS=3, BENCH_LOGINS=40)
  * Needs redis-server, vsftpd, sshd, curl and sftp; run as root (vsftpd chroots, sshd runs unshared).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -147,6 +149,7 @@ async function loginRates(login: () => Promise<void>): Promise<[number, number]>
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(await benchRoot((PARALLEL * PER_LOGIN + 4) * SIZE), 'filegate-cluster-bench-'));
+  await chmod(dir, 0o711); // vsftpd's local account reaches its home inside
   const cleanups: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
   try {
     const key = path.join(dir, 'client_key');
@@ -192,19 +195,24 @@ async function main(): Promise<void> {
     }
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
-    const vsftpd = await startVsftpd(vsftpdDir, await passivePorts());
+    const vsftpd = await startVsftpd(vsftpdDir, await passivePorts(), ['YESCRYPT']);
     cleanups.unshift(() => vsftpd.stop());
     await copyFile(source, path.join(vsftpd.uploadDir, 'big.bin'));
+    const account = vsftpd.localUsers[0]!;
+    await copyFile(source, path.join(account.home, 'big.bin'));
     const sshdDir = path.join(dir, 'sshd');
     await mkdir(sshdDir);
     const sshd = await startOpenSshServer(sshdDir, publicKey);
     cleanups.unshift(() => sshd.stop());
     await copyFile(source, path.join(sshdDir, 'big.bin'));
+    const ftpPeers = [
+      { name: 'vsftpd (account)', url: `ftp://127.0.0.1:${vsftpd.port}/big.bin`, user: account.name, password: account.password },
+      { name: 'vsftpd (anonymous)', url: `ftp://127.0.0.1:${vsftpd.port}/pub/big.bin`, user: 'anonymous', password: 'bench' },
+    ];
     const peers = {
-      ftp: { name: 'vsftpd (anonymous)', url: `ftp://127.0.0.1:${vsftpd.port}/pub/big.bin`, user: 'anonymous', password: 'bench' },
       sftp: { name: 'OpenSSH sshd', port: sshd.port, user: execFileSync('id', ['-un']).toString().trim(), path: path.join(sshdDir, 'big.bin') },
     };
-    const ftpTargets: Server[] = [...servers, { name: peers.ftp.name, ftp: peers.ftp, sftp: servers[0]!.sftp }];
+    const ftpTargets: Server[] = [...servers, ...ftpPeers.map((peer) => ({ name: peer.name, ftp: peer, sftp: servers[0]!.sftp }))];
     const sftpTargets: Server[] = [...servers, { name: peers.sftp.name, ftp: servers[0]!.ftp, sftp: peers.sftp }];
 
     const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -246,11 +254,13 @@ async function main(): Promise<void> {
     const ratio = (table: Table, peer: string): string => (table.median(w2) / table.median(peer)).toFixed(2);
     console.log(`\n${PARALLEL} parallel ${MIB} MiB downloads, MB/s median (best)`);
     console.log(`  ${''.padEnd(24)} FTP 1 login each   FTP ${PER_LOGIN} per login   SFTP (key)`);
-    for (const name of [...servers.map((s) => s.name), peers.ftp.name, peers.sftp.name]) {
+    for (const name of [...servers.map((s) => s.name), ...ftpPeers.map((peer) => peer.name), peers.sftp.name]) {
       const cell = (table: Table): string => (table.rows.has(name) ? medianAndBest(table.rows.get(name)!) : '').padEnd(18);
       console.log(`  ${name.padEnd(24)} ${cell(fresh)} ${cell(reused)} ${cell(sftp)}`);
     }
-    console.log(`  ${w2} / vsftpd: ${ratio(fresh, peers.ftp.name)}x (${ratio(reused, peers.ftp.name)}x with ${PER_LOGIN} per login), target >= 1.0x`);
+    for (const peer of ftpPeers) {
+      console.log(`  ${w2} / ${peer.name}: ${ratio(fresh, peer.name)}x (${ratio(reused, peer.name)}x with ${PER_LOGIN} per login), target >= 1.0x`);
+    }
     console.log(`  ${w2} / sshd:   ${ratio(sftp, peers.sftp.name)}x, target >= 1.5x`);
     console.log(`\nLogins per second (${LOGINS} one after another; ${LOGINS} with ${PARALLEL} at a time)`);
     for (const [name, [sequential, parallel]] of logins) {
