@@ -571,15 +571,9 @@ export class GuardedFile {
     if (upload) owner.openUploads.set(upload.virtualPath, this);
   }
 
-  /** Up to `length` bytes at `position`; an empty buffer at end of file. */
-  async read(length: number, position: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
-    return buffer.subarray(0, await this.readInto(buffer, position));
-  }
-
   /**
-   * Fills `buffer` from `position`; resolves with the byte count (0 at end of file). For callers
-   * that recycle their buffers (SFTP read-ahead): allocating a transfer's whole size again in
+   * Fills `buffer` from `position`; resolves with the byte count (0 at end of file). The caller
+   * owns the buffer (an SFTP reply, a recycled block): allocating a transfer's whole size again in
    * short-lived Buffers makes V8 collect far more often, full collections included.
    */
   async readInto(buffer: Buffer, position: number): Promise<number> {

@@ -7,6 +7,7 @@
  *
  * Block buffers are recycled: a download would otherwise allocate its whole size again in
  * short-lived Buffers, which sends V8's garbage collector into back-to-back full collections.
+ * Either way the bytes land in the caller's buffer (the reply): never a buffer of their own.
  */
 import type { GuardedFile } from '../../core/index.js';
 
@@ -30,26 +31,29 @@ export class ReadAhead {
   constructor(private readonly file: GuardedFile) {}
 
   /**
-   * Up to `length` bytes at `position`. A returned slice of a block is valid until the caller's
-   * synchronous continuation ends (it is copied into the reply at once): blocks are reused only in a
-   * later event-loop turn.
+   * Fills `target` (up to its length) with the bytes at `position`; resolves with the count (0 at
+   * the end of the file). Small sequential requests are copied out of the blocks; a request a block
+   * cannot hold whole (a client that asks for 255 KiB at a time, as OpenSSH's does once
+   * limits@openssh.com tells it it may) is read straight into `target`, with no block in between.
    */
-  async read(length: number, position: number): Promise<Buffer> {
+  async readInto(target: Buffer, position: number): Promise<number> {
+    const length = target.length;
     const index = Math.floor(position / READ_AHEAD_BLOCK);
     const offset = position - index * READ_AHEAD_BLOCK;
     const sequential = position === this.runEnd || this.blocks.has(index);
     this.runEnd = position + length;
-    if (!sequential || offset + length > READ_AHEAD_BLOCK) return this.file.read(length, position);
+    if (!sequential || offset + length > READ_AHEAD_BLOCK) return this.file.readInto(target, position);
     // Requests arrive in order: blocks behind this one are done with once their readers have copied.
     for (const [old, block] of this.blocks) if (old < index) this.retire(old, block);
     const data = this.fetch(index).data;
     this.fetch(index + 1);
     const bytes = await data;
     // Past what the block saw (end of file, or the file grew since): the file itself answers.
-    if (offset >= bytes.length) return this.file.read(length, position);
-    const slice = bytes.subarray(offset, Math.min(offset + length, bytes.length));
-    this.file.served(slice.length);
-    return slice;
+    if (offset >= bytes.length) return this.file.readInto(target, position);
+    // Copied in the continuation that awaited the block: blocks are recycled only in a later turn.
+    const copied = bytes.copy(target, 0, offset, Math.min(offset + length, bytes.length));
+    this.file.served(copied);
+    return copied;
   }
 
   /** The handle's file was changed (FSETSTAT): cached bytes may be stale. */

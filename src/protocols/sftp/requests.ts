@@ -126,11 +126,7 @@ export class SftpRequests {
     const want = Math.min(r.u32(), MAX_IO);
     const { file, order, reader } = this.ctx.handles.file(handle);
     const data = reply.data(id, want);
-    const n = await order.run('read', offset, want, async () => {
-      if (!reader) return file.readInto(data.payload, offset);
-      const bytes = await reader.read(want, offset);
-      return bytes.copy(data.payload); // a read-ahead slice is valid only until this turn ends
-    });
+    const n = await order.run('read', offset, want, () => (reader ?? file).readInto(data.payload, offset));
     return n === 0 ? reply.status(id, SFTP_STATUS.EOF, 'End of file') : data.finish(n);
   }
 

@@ -98,7 +98,8 @@ afterEach(async () => {
 
 const readAll = async (file: GuardedFile): Promise<string> => {
   try {
-    return (await file.read(1 << 16, 0)).toString();
+    const buffer = Buffer.alloc(1 << 16);
+    return buffer.subarray(0, await file.readInto(buffer, 0)).toString();
   } finally {
     await file.close();
   }
