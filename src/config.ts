@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LOCKOUT, parseUserRecords, readJsonFile, trustList } from './core/index.js';
+import { DEFAULT_LOCKOUT, DEFAULT_PASSWORD_CACHE, parseUserRecords, readJsonFile, trustList } from './core/index.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).default('127.0.0.1');
@@ -90,6 +90,13 @@ const lockoutSchema = z.strictObject({
   lockMinutes: z.number().min(0.01).default(DEFAULT_LOCKOUT.lockMinutes),
 });
 
+/** Verified passwords remembered per process (an HMAC, never the password): repeated logins skip scrypt. */
+const passwordCacheSchema = z.strictObject({
+  enabled: z.boolean().default(DEFAULT_PASSWORD_CACHE.enabled),
+  ttlSeconds: z.number().int().min(1, 'must be at least 1').max(86_400, 'must be at most 86400 (a day)').default(DEFAULT_PASSWORD_CACHE.ttlSeconds),
+  maxEntries: z.number().int().min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000').default(DEFAULT_PASSWORD_CACHE.maxEntries),
+});
+
 const redisSchema = z.strictObject({
   url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
   /** Prepended to every key and channel: several fleets may share one Redis. */
@@ -109,6 +116,7 @@ export const configSchema = z.strictObject({
   metrics: metricsSchema.optional(),
   insecure: z.strictObject({ sshCiphers: z.boolean().default(false), tlsVersions: z.boolean().default(false) }).default({ sshCiphers: false, tlsVersions: false }),
   lockout: lockoutSchema.default(DEFAULT_LOCKOUT),
+  passwordCache: passwordCacheSchema.default(DEFAULT_PASSWORD_CACHE),
   /** Where generated host keys and certificates go. */
   certsDir: z.string().min(1).default('./certs'),
   loginTokenDomain: z.string().default(''),

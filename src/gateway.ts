@@ -84,6 +84,7 @@ export async function createGateway(input: GatewayConfigInput, options: GatewayO
     storeTtlMs: config.redis && config.redis.sessionTtlSeconds * 1000,
     users,
     lockout: config.lockout,
+    passwordCache: config.passwordCache,
     loginTokenDomain: config.loginTokenDomain,
     idleTimeoutMs: (config.http?.sessionIdleMinutes ?? 360) * 60_000,
     logger,

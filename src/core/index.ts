@@ -31,6 +31,7 @@ export {
 } from './users.js';
 export { diffUsers, type UserChanges } from './user-changes.js';
 export { hashPassword, verifyPassword } from './passwords.js';
+export { PasswordCache, DEFAULT_PASSWORD_CACHE, type PasswordCacheConfig, type PasswordVerifier } from './password-cache.js';
 export { readJsonFile } from './json-file.js';
 export { TotpVerifier, type Clock } from './totp.js';
 export { LoginThrottle, DEFAULT_LOCKOUT, type LockoutConfig, type Lock, type LoginAttempt } from './throttle.js';

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { ERROR_CODES, GatewayError, type ErrorCode } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { matchLanguage } from './messages.js';
+import { DEFAULT_PASSWORD_CACHE, PasswordCache, type PasswordCacheConfig } from './password-cache.js';
 import { verifyPassword } from './passwords.js';
 import { allowed2faMethods, checkTransport, type Transport } from './policy.js';
 import { Session, type Protocol } from './session.js';
@@ -52,6 +53,8 @@ export interface ConnectionHandle {
 export interface SessionManagerOptions {
   users: UserDirectory;
   lockout?: LockoutConfig;
+  /** Remembers verified passwords (an HMAC under a per-process key) to spare repeated scrypt checks; default on. */
+  passwordCache?: PasswordCacheConfig;
   loginTokenDomain?: string;
   /** Idle time after which a session with no live connection (HTTP logins) expires. */
   idleTimeoutMs?: number;
@@ -129,6 +132,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   /** This process's id among the nodes sharing the store. */
   readonly node: string;
   private readonly totp: TotpVerifier;
+  /** Absent when `passwordCache.enabled` is false: every check runs scrypt. */
+  private readonly passwords?: PasswordCache;
   private readonly state: GatewayStore;
   private readonly live = new Map<string, LiveSession>();
   /** Store removals under way (close() waits for them before the store goes). */
@@ -150,6 +155,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.node = options.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.throttle = new LoginThrottle(options.lockout ?? DEFAULT_LOCKOUT, this.clock, this.state.counters);
     this.totp = new TotpVerifier(this.clock, this.state);
+    const passwordCache = options.passwordCache ?? DEFAULT_PASSWORD_CACHE;
+    if (passwordCache.enabled) this.passwords = new PasswordCache(passwordCache, this.clock);
     this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
     this.idleTimer = setInterval(() => this.expireIdle(), Math.min(60_000, this.idleMs)).unref();
     this.storeTtlMs = options.storeTtlMs ?? DEFAULT_SESSION_TTL_MS;
@@ -363,15 +370,22 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       if (user && hasPublicKey(user, request.publicKey)) return { user };
     } else if (request.password !== undefined) {
       const hash = user?.password_hash;
-      if (await verifyPassword(request.password, hash)) return { user: user! };
+      if (await this.checkPassword(request.password, hash)) return { user: user! };
       const split = request.otpMayBeAppended ? APPENDED_CODE.exec(request.password) : null;
       // Only a user with TOTP may split a code off: otherwise "secret" + any 6 digits would pass.
-      if (split && (await verifyPassword(split[1]!, hash)) && user?.totp_secret) {
+      // Anyone else's split check skips the cache: its speed would tell that the prefix is the
+      // password, while the login fails (a TOTP user's CODE_INCORRECT tells that anyway).
+      if (split && (await this.checkPassword(split[1]!, hash, Boolean(user?.totp_secret))) && user?.totp_secret) {
         return { user, appendedCode: split[2]! };
       }
     }
     await this.recordFailure(request, attempt);
     throw new GatewayError('AUTH_FAILED', user ? 'wrong credentials' : 'unknown user', { text: 'auth_failed' });
+  }
+
+  /** scrypt, or the password cache when it is on and `cached`. */
+  private checkPassword(password: string, hash: string | undefined, cached = true): Promise<boolean> {
+    return cached && this.passwords ? this.passwords.check(password, hash) : verifyPassword(password, hash);
   }
 
   private async resumePartial(request: LoginRequest): Promise<UserRecord> {

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigFile, parseConfig } from '../../src/config.js';
-import { DEFAULT_LOCKOUT, hashPassword } from '../../src/core/index.js';
+import { DEFAULT_LOCKOUT, DEFAULT_PASSWORD_CACHE, hashPassword } from '../../src/core/index.js';
 import { makeTempDir } from './core/fixtures.js';
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -28,6 +28,8 @@ describe('parseConfig', () => {
     expect(config.storage).toBe('/base/data');
     expect(config.certsDir).toBe('/base/certs');
     expect(config.lockout).toEqual(DEFAULT_LOCKOUT);
+    expect(config.passwordCache).toEqual({ enabled: true, ttlSeconds: 600, maxEntries: 10_000 });
+    expect(DEFAULT_PASSWORD_CACHE).toEqual(config.passwordCache);
     expect(config.insecure).toEqual({ sshCiphers: false, tlsVersions: false });
     expect(config.sftp).toBeUndefined();
     expect(config.ftp).toBeUndefined();
@@ -46,6 +48,11 @@ describe('parseConfig', () => {
     [{ ftp: { passivePorts: [31000, 30000] } }, 'ftp.passivePorts'],
     [{ ftp: { tls: { cert: 'c.pem' } } }, 'ftp.tls.key'],
     [{ lockout: { maxFailures: 0 } }, 'lockout.maxFailures'],
+    [{ passwordCache: { enabled: 'no' } }, 'passwordCache.enabled'],
+    [{ passwordCache: { ttlSeconds: 0 } }, 'passwordCache.ttlSeconds'],
+    [{ passwordCache: { ttlSeconds: 86_401 } }, 'passwordCache.ttlSeconds'],
+    [{ passwordCache: { maxEntries: 0 } }, 'passwordCache.maxEntries'],
+    [{ passwordCache: { maxEntries: 1.5 } }, 'passwordCache.maxEntries'],
     [{ insecure: { sshCiphers: 'yes' } }, 'insecure.sshCiphers'],
     [{ logLevel: 'loud' }, 'logLevel'],
     [{ storage: 5 }, 'storage'],
@@ -53,6 +60,11 @@ describe('parseConfig', () => {
     const message = configError(raw);
     expect(message).toMatch(/^conf\.json: /);
     expect(message).toContain(`"${field}"`);
+  });
+
+  it('says the bounds of passwordCache numbers', () => {
+    expect(configError({ passwordCache: { ttlSeconds: 86_401 } })).toBe('conf.json: field "passwordCache.ttlSeconds": must be at most 86400 (a day)');
+    expect(configError({ passwordCache: { maxEntries: 0 } })).toBe('conf.json: field "passwordCache.maxEntries": must be at least 1');
   });
 
   it.each([
