@@ -12,6 +12,8 @@
  *   created for the run and deleted after it, see vsftpd-server.ts). Each side checks a password
  *   hash: filegate scrypt (N=16384, r=8, p=1, its default), vsftpd pam_unix with yescrypt (what
  *   Debian's passwd writes) and, for comparison, SHA-512 crypt and the anonymous user (no hash).
+ *   filegate runs as deployed (its verified-password cache on: one scrypt per password and
+ *   ttlSeconds) and, in a second process, with the cache off (one scrypt per login).
  *   Then the same session step by step (greeting, USER, PASS, PWD, CWD, EPSV, TYPE, LIST, QUIT) with
  *   each hash's cost alone, measured between the sessions.
  *   npm run bench:ftp      (env: BENCH_MIB=256, BENCH_REPEATS=3, BENCH_DIR=/dev/shm if it has room,
@@ -67,15 +69,13 @@ async function main(): Promise<void> {
     const sourceHash = await sha256(source);
 
     const filegateStorage = path.join(dir, 'filegate');
-    const filegate = await startFilegateProcess(
-      {
-        storage: filegateStorage,
-        certsDir: path.join(dir, 'filegate-certs'),
-        ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
-        users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
-      },
-      ['--initial-heap-size=128'], // as the filegate command runs
-    );
+    const filegateConfig = {
+      storage: filegateStorage,
+      certsDir: path.join(dir, 'filegate-certs'),
+      ftp: { host: '127.0.0.1', port: 0, passivePorts: await passivePorts() },
+      users: [{ username: 'bench', password_hash: await hashPassword(PASSWORD), root_path: 'bench' }],
+    };
+    const filegate = await startFilegateProcess(filegateConfig, ['--initial-heap-size=128']); // as the filegate command runs
     cleanups.unshift(() => filegate.stop());
     const vsftpdDir = path.join(dir, 'vsftpd');
     await mkdir(vsftpdDir);
@@ -97,7 +97,11 @@ async function main(): Promise<void> {
         await makeDirectory(path.join(target.dir, 'few'), 5);
       }
       if (PARTS.has('listing')) await listings(listTargets);
-      if (PARTS.has('logins')) await logins(filegate.port, vsftpd);
+      if (PARTS.has('logins')) {
+        const uncached = await startFilegateProcess({ ...filegateConfig, passwordCache: { enabled: false } }, ['--initial-heap-size=128']);
+        cleanups.unshift(() => uncached.stop());
+        await logins(filegate.port, uncached.port, vsftpd);
+      }
     }
   } finally {
     for (const cleanup of cleanups) await cleanup().catch((err: unknown) => console.error('cleanup failed:', err));
@@ -155,20 +159,22 @@ const CRYPT_LABEL: Record<CryptMethod, string> = { YESCRYPT: 'yescrypt', SHA512:
  * Sequential sessions (connect, login, LIST of a small directory, QUIT) with curl, then the same
  * session step by step with a raw client.
  */
-async function logins(filegatePort: number, vsftpd: VsftpdServer): Promise<void> {
+async function logins(filegatePort: number, uncachedPort: number, vsftpd: VsftpdServer): Promise<void> {
   const scryptHash = await hashPassword(PASSWORD);
+  const filegateTarget = (name: string, port: number, hash: string, hashCost?: () => Promise<number>): LoginTarget => ({
+    name,
+    hash,
+    url: `ftp://bench:${PASSWORD}@127.0.0.1:${port}/few/`,
+    session: { port, username: 'bench', password: PASSWORD, dir: 'few' },
+    hashCost,
+  });
   const targets: LoginTarget[] = [
-    {
-      name: 'filegate',
-      hash: 'scrypt N=16384 r=8 p=1',
-      url: `ftp://bench:${PASSWORD}@127.0.0.1:${filegatePort}/few/`,
-      session: { port: filegatePort, username: 'bench', password: PASSWORD, dir: 'few' },
-      hashCost: async () => {
-        const started = performance.now();
-        await verifyPassword(PASSWORD, scryptHash);
-        return performance.now() - started;
-      },
-    },
+    filegateTarget('filegate', filegatePort, 'scrypt N=16384 r=8 p=1, verified once per ttlSeconds (password cache, default)'),
+    filegateTarget('filegate-nocache', uncachedPort, 'scrypt N=16384 r=8 p=1 every login (passwordCache.enabled false)', async () => {
+      const started = performance.now();
+      await verifyPassword(PASSWORD, scryptHash);
+      return performance.now() - started;
+    }),
     ...vsftpd.localUsers.map((user) => ({
       name: `vsftpd-${CRYPT_LABEL[user.method]}`,
       hash: `local account, pam_unix, ${user.method === 'YESCRYPT' ? 'yescrypt (Debian passwd default)' : 'SHA-512 crypt, 5000 rounds'}`,
@@ -211,10 +217,12 @@ async function logins(filegatePort: number, vsftpd: VsftpdServer): Promise<void>
       `  ${target.name.padEnd(16)} ${`${rate(target.name).toFixed(1)}/s`.padStart(8)} ${`${(1000 / rate(target.name)).toFixed(1)} ms`.padStart(9)} ${hashMs(target).padStart(8)}  ${target.hash}`,
     );
   }
-  for (const peer of targets.slice(1)) {
-    const ratio = rate('filegate') / rate(peer.name);
-    const verdict = peer.name === 'vsftpd-yescrypt' ? ` (target >= ${LOGIN_TARGET.toFixed(1)}x) ${ratio >= LOGIN_TARGET ? 'ok' : 'BELOW TARGET'}` : '';
-    console.log(`  filegate / ${peer.name.padEnd(16)} rate ${ratio.toFixed(2)}x${verdict}`);
+  for (const own of ['filegate', 'filegate-nocache']) {
+    for (const peer of targets.filter((target) => target.name.startsWith('vsftpd'))) {
+      const ratio = rate(own) / rate(peer.name);
+      const verdict = peer.name === 'vsftpd-yescrypt' ? ` (target >= ${LOGIN_TARGET.toFixed(1)}x) ${ratio >= LOGIN_TARGET ? 'ok' : 'BELOW TARGET'}` : '';
+      console.log(`  ${own} / ${peer.name.padEnd(16)} rate ${ratio.toFixed(2)}x${verdict}`);
+    }
   }
   await loginSteps(targets, hashCosts);
 }
