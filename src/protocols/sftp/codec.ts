@@ -333,11 +333,11 @@ export const reply = {
     return writer.finish();
   },
   /**
-   * A DATA reply with room for `length` bytes after its header: the caller reads straight into
-   * `payload`, then `finish(n)` fixes the lengths for the n bytes it got.
+   * A DATA reply with room for `length` bytes after its header, in a buffer from `allocate`: the
+   * caller reads straight into `payload`, then `finish(n)` fixes the lengths for the n bytes it got.
    */
-  data(id: number, length: number): { payload: Buffer; finish(n: number): Buffer } {
-    const packet = Buffer.allocUnsafe(DATA_HEADER + length);
+  data(id: number, length: number, allocate: (size: number) => Buffer): { payload: Buffer; finish(n: number): Buffer } {
+    const packet = allocate(DATA_HEADER + length);
     packet[4] = FXP.DATA;
     packet.writeUInt32BE(id, 5);
     return {

@@ -15,6 +15,7 @@ import { SFTP_STATUS } from '../error-map.js';
 import type { GuardedFs, Logger } from '../../core/index.js';
 import { FXP, Framer, FramingLost, MAX_IO, MalformedPacket, PacketReader, reply } from './codec.js';
 import { HandleTable, type ConnectionResources } from './handles.js';
+import { giveReplyBuffer } from './reply-buffers.js';
 import { SftpRequests } from './requests.js';
 
 /** Where an engine's replies go and how it holds back the client. */
@@ -226,6 +227,7 @@ export class SftpEngine {
 
   private write(packet: Buffer, cost: number): void {
     this.options.sink.write(packet, () => {
+      giveReplyBuffer(packet);
       if (this.closed) return; // released all at once by close()
       this.reserved -= cost;
       this.options.resources.budget.release(cost);

@@ -9,6 +9,7 @@ import { SFTP_STATUS } from '../error-map.js';
 import { toAttributeChange, toOpenMode, toWireAttributes } from './attributes.js';
 import type { ByteBudget } from './budget.js';
 import { FXP, MAX_IO, MAX_PACKET, MalformedPacket, reply, type PacketReader, type PacketWriter } from './codec.js';
+import { takeReplyBuffer } from './reply-buffers.js';
 import type { HandleTable } from './handles.js';
 
 /** copy-data moves data in pieces of this size. */
@@ -125,7 +126,7 @@ export class SftpRequests {
     const offset = r.u64();
     const want = Math.min(r.u32(), MAX_IO);
     const { file, order, reader } = this.ctx.handles.file(handle);
-    const data = reply.data(id, want);
+    const data = reply.data(id, want, takeReplyBuffer);
     const n = await order.run('read', offset, want, () => (reader ?? file).readInto(data.payload, offset));
     return n === 0 ? reply.status(id, SFTP_STATUS.EOF, 'End of file') : data.finish(n);
   }
