@@ -162,9 +162,14 @@ export function secureData(socket: Socket): Promise<TLSSocket> {
   });
 }
 
-/** Everything a data connection delivers until the server closes it. */
+/**
+ * Everything a data connection delivers until the server closes it. A connection that ended before
+ * anyone read it delivered nothing (an empty listing): its 'end' has been and gone, and only
+ * readableEnded still says so.
+ */
 export function readAll(socket: Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (socket.readableEnded) return resolve(Buffer.alloc(0));
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('end', () => resolve(Buffer.concat(chunks)));

@@ -1,6 +1,6 @@
 /** A throwaway HAProxy process for tests: our own config file, our own ports, stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -26,7 +26,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts haproxy in TCP mode with one frontend+backend per route; resolves when every frontend accepts. */
+/** Starts haproxy in TCP mode with one frontend+backend per route; resolves when every frontend listens. */
 export async function startHaproxy(dir: string, routes: HaproxyRoute[]): Promise<Haproxy> {
   const sections = routes.map((route, i) => {
     const bind = Array.isArray(route.listen) ? `${route.listen[0]}-${route.listen[1]}` : String(route.listen);
@@ -57,7 +57,7 @@ export async function startHaproxy(dir: string, routes: HaproxyRoute[]): Promise
   const first = routes.map((route) => (Array.isArray(route.listen) ? route.listen[0] : route.listen));
   const deadline = Date.now() + 10_000;
   for (const port of first) {
-    while (!(await accepts(port))) {
+    while (!(await listening(port))) {
       if (child.exitCode !== null || Date.now() > deadline) {
         await stop();
         throw new Error(`haproxy did not start: ${stderr}`);
@@ -68,10 +68,17 @@ export async function startHaproxy(dir: string, routes: HaproxyRoute[]): Promise
   return { process: child, stop };
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
+/**
+ * Whether something listens on 127.0.0.1:port, read from the kernel's socket table. Not by
+ * connecting: a probe connection would be balanced to a backend like a client's (taking a turn of
+ * the round robin), and one to a passive range is retried by HAProxy until the node happens to
+ * listen on that port, where it would be taken for the client's data connection.
+ */
+async function listening(port: number): Promise<boolean> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  return table.split('\n').some((line) => {
+    const fields = line.trim().split(/\s+/);
+    return fields[1] === local && fields[3] === '0A'; // TCP_LISTEN
   });
 }
