@@ -12,6 +12,8 @@
 import type { GuardedFile } from '../../core/index.js';
 
 export const READ_AHEAD_BLOCK = 256 * 1024;
+/** Requests larger than this are read directly, however sequential. */
+const DIRECT_FROM = READ_AHEAD_BLOCK / 4;
 /** Recycled block buffers kept per handle. */
 const SPARE_BUFFERS = 4;
 
@@ -32,9 +34,9 @@ export class ReadAhead {
 
   /**
    * Fills `target` (up to its length) with the bytes at `position`; resolves with the count (0 at
-   * the end of the file). Small sequential requests are copied out of the blocks; a request a block
-   * cannot hold whole (a client that asks for 255 KiB at a time, as OpenSSH's does once
-   * limits@openssh.com tells it it may) is read straight into `target`, with no block in between.
+   * the end of the file). Small sequential requests are copied out of the blocks; a large one (a
+   * client that asks for 255 KiB at a time, as OpenSSH's does once limits@openssh.com tells it it
+   * may) is a big enough read by itself, and goes straight into `target`, with no block in between.
    */
   async readInto(target: Buffer, position: number): Promise<number> {
     const length = target.length;
@@ -42,7 +44,7 @@ export class ReadAhead {
     const offset = position - index * READ_AHEAD_BLOCK;
     const sequential = position === this.runEnd || this.blocks.has(index);
     this.runEnd = position + length;
-    if (!sequential || offset + length > READ_AHEAD_BLOCK) return this.file.readInto(target, position);
+    if (!sequential || length > DIRECT_FROM || offset + length > READ_AHEAD_BLOCK) return this.file.readInto(target, position);
     // Requests arrive in order: blocks behind this one are done with once their readers have copied.
     for (const [old, block] of this.blocks) if (old < index) this.retire(old, block);
     const data = this.fetch(index).data;
