@@ -34,11 +34,6 @@ export class PasswordCache {
   private readonly key = randomBytes(32);
   /** By password hash, oldest first (a store re-inserts), so the first entry is the one to drop. */
   private readonly entries = new Map<string, Entry>();
-  /**
-   * Checks under way by hash and HMAC: concurrent logins with the same password share one scrypt.
-   * Bounded by the logins running at once, which the listeners' connection caps (admission) bound.
-   */
-  private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly ttlMs: number;
 
   constructor(
@@ -54,18 +49,11 @@ export class PasswordCache {
     if (hash === undefined) return this.verify(password, hash); // the unknown user's dummy scrypt
     const mac = createHmac('sha256', this.key).update(password).digest();
     if (this.holds(hash, mac)) return true;
-    const flight = `${hash}\n${mac.toString('base64')}`;
-    let pending = this.inFlight.get(flight);
-    if (!pending) {
-      pending = this.verify(password, hash)
-        .then((ok) => {
-          if (ok) this.store(hash, mac);
-          return ok;
-        })
-        .finally(() => this.inFlight.delete(flight));
-      this.inFlight.set(flight, pending);
-    }
-    return pending;
+    // Logins of one user run one at a time (SessionManager), so a second check of the same password
+    // starts only once the first has stored its answer.
+    const ok = await this.verify(password, hash);
+    if (ok) this.store(hash, mac);
+    return ok;
   }
 
   private holds(hash: string, mac: Buffer): boolean {

@@ -170,6 +170,7 @@ export function secureData(socket: Socket): Promise<TLSSocket> {
 export function readAll(socket: Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (socket.readableEnded) return resolve(Buffer.alloc(0));
+    if (socket.destroyed) return reject(new Error('data connection closed without an end'));
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('end', () => resolve(Buffer.concat(chunks)));

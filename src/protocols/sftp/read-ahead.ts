@@ -24,7 +24,7 @@ interface Block {
 }
 
 export class ReadAhead {
-  /** Fetched or fetching blocks by index (position / READ_AHEAD_BLOCK): the current one and the next. */
+  /** Fetched or fetching blocks by index (position / READ_AHEAD_BLOCK): the current one and the next, no more. */
   private readonly blocks = new Map<number, Block>();
   private readonly spare: Buffer[] = [];
   /** Where the previous request ended: a request starting there continues a sequential run. */
@@ -45,8 +45,10 @@ export class ReadAhead {
     const sequential = position === this.runEnd || this.blocks.has(index);
     this.runEnd = position + length;
     if (!sequential || length > DIRECT_FROM || offset + length > READ_AHEAD_BLOCK) return this.file.readInto(target, position);
-    // Requests arrive in order: blocks behind this one are done with once their readers have copied.
-    for (const [old, block] of this.blocks) if (old < index) this.retire(old, block);
+    // A handle keeps only this block and the next: blocks behind are done with once their readers
+    // have copied, and blocks ahead left by an earlier run (a client reading backwards in runs
+    // would otherwise pile up the whole file) are let go the same way.
+    for (const [old, block] of this.blocks) if (old !== index && old !== index + 1) this.retire(old, block);
     const data = this.fetch(index).data;
     this.fetch(index + 1);
     const bytes = await data;

@@ -5,10 +5,10 @@ import { READ_AHEAD_BLOCK, ReadAhead } from '../../../../src/protocols/sftp/read
 
 /** A file in memory that counts how it is read: block prefetches vs direct reads. */
 function memoryFile(content: Buffer) {
-  const calls = { prefetch: 0, direct: 0, served: 0 };
+  const calls = { prefetch: 0, direct: 0, served: 0, buffers: new Set<Buffer>() };
   const fill = (buffer: Buffer, position: number): number => content.copy(buffer, 0, Math.min(position, content.length), Math.min(position + buffer.length, content.length));
   const file = {
-    prefetch: async (buffer: Buffer, position: number) => (calls.prefetch++, fill(buffer, position)),
+    prefetch: async (buffer: Buffer, position: number) => (calls.prefetch++, calls.buffers.add(buffer), fill(buffer, position)),
     readInto: async (buffer: Buffer, position: number) => (calls.direct++, fill(buffer, position)),
     served: (bytes: number) => void (calls.served += bytes),
   };
@@ -40,5 +40,21 @@ describe('SFTP read-ahead', () => {
     expect((await readSequentially(new ReadAhead(file), content.length, 255 * 1024)).equals(content)).toBe(true);
     expect(calls.prefetch).toBe(0);
     expect(calls.direct).toBe(Math.ceil(content.length / (255 * 1024)));
+  });
+
+  it('holds two blocks at most, whatever the order of the runs (backwards runs once piled up the whole file)', async () => {
+    const blocks = 64;
+    const { file, calls } = memoryFile(randomBytes(blocks * READ_AHEAD_BLOCK));
+    const reader = new ReadAhead(file);
+    const small = 32 * 1024;
+    for (let k = blocks - 2; k >= 0; k -= 2) {
+      // A read that starts a run (direct), then its continuation (from blocks k and k + 1).
+      await reader.readInto(Buffer.alloc(small), k * READ_AHEAD_BLOCK);
+      await reader.readInto(Buffer.alloc(small), k * READ_AHEAD_BLOCK + small);
+      await new Promise((resolve) => setImmediate(resolve)); // retired blocks' buffers come back a turn later
+    }
+    expect(calls.prefetch).toBe(blocks);
+    // Every block buffer ever used: the two held plus the spares kept for reuse, not one per block.
+    expect(calls.buffers.size).toBeLessThanOrEqual(2 + 4);
   });
 });
