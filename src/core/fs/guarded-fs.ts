@@ -19,6 +19,7 @@ import { AtomicUpload, writeFully } from './atomic-upload.js';
 import { statEntries } from './entry-stats.js';
 import { DirectoryPages } from './directory-pages.js';
 import { FileReadStream } from './file-read-stream.js';
+import { SyncReads } from './sync-reads.js';
 
 export interface FileInfo {
   name: string;
@@ -559,6 +560,7 @@ export class GuardedFile {
   private readonly started = Date.now();
   private closed = false;
   readonly writable: boolean;
+  private readonly syncReads: SyncReads;
 
   constructor(
     private readonly owner: GuardedFs,
@@ -568,6 +570,7 @@ export class GuardedFile {
     writable = upload !== undefined,
   ) {
     this.writable = writable;
+    this.syncReads = new SyncReads(handle);
     if (upload) owner.openUploads.set(upload.virtualPath, this);
   }
 
@@ -590,7 +593,7 @@ export class GuardedFile {
   async prefetch(buffer: Buffer, position: number): Promise<number> {
     assertOffset(position);
     try {
-      return (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
+      return this.syncReads.tryRead(buffer, position) ?? (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
     } catch (err) {
       throw fromErrno(err);
     }
