@@ -52,6 +52,7 @@ export {
 export { silentLogger, type Logger } from './logger.js';
 export { GuardedFs, GuardedFile, type FsObserver, type AttributeChange, type FileInfo, type OpenMode, type ReadOptions, type StorageStats, type WriteOptions } from './fs/guarded-fs.js';
 export type { DirectoryPages } from './fs/directory-pages.js';
+export type { AtomicUpload } from './fs/atomic-upload.js';
 export { assertJailSupported, hasControlCharacter, normalizeVirtualPath } from './fs/jail.js';
 export { LfToCrlf, CrlfDecoder } from './fs/line-endings.js';
 export { sendStream } from './fs/file-read-stream.js';

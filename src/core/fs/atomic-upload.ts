@@ -9,6 +9,7 @@ import { constants } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { CrlfDecoder } from './line-endings.js';
+import { SyncIo } from './sync-io.js';
 
 /** Where the stored bytes go into an existing (or new) file at the end: at `start`, or appended. */
 export interface InPlaceTarget {
@@ -44,9 +45,24 @@ export class AtomicUpload extends Writable {
   /** The commit is under way: a destroy meanwhile leaves the clean-up to it. */
   private committing = false;
   private released = false;
+  private readonly syncIo: SyncIo;
 
   constructor(private readonly options: AtomicUploadOptions) {
     super({ highWaterMark: options.highWaterMark });
+    this.syncIo = new SyncIo(options.handle);
+  }
+
+  /**
+   * Stores `chunk` now, synchronously (see SyncIo), and returns true; false when it must go through
+   * write() instead: the file does not take synchronous writes, or earlier writes are still queued.
+   * The caller may reuse `chunk` as soon as this returns true (a socket's one read buffer).
+   */
+  writeNow(chunk: Buffer): boolean {
+    if (this.writableLength > 0 || this.writableCorked > 0 || this.writableEnded || this.destroyed || !this.syncIo.allowed) return false;
+    const data = this.options.decoder ? this.options.decoder.push(chunk) : chunk;
+    this.syncIo.write(data, this.bytes);
+    this.bytes += data.length;
+    return true;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {

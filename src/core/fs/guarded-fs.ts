@@ -9,7 +9,7 @@ import { link, lstat, lutimes, mkdir, open, readdir, readlink, rename, rmdir, st
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { GatewayError, fromErrno } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Session } from '../session.js';
@@ -19,7 +19,7 @@ import { AtomicUpload, writeFully } from './atomic-upload.js';
 import { statEntries } from './entry-stats.js';
 import { DirectoryPages } from './directory-pages.js';
 import { FileReadStream } from './file-read-stream.js';
-import { SyncReads } from './sync-reads.js';
+import { SyncIo } from './sync-io.js';
 
 export interface FileInfo {
   name: string;
@@ -289,7 +289,7 @@ export class GuardedFs {
    * temporary name and reaches the real file only when the stream ends cleanly (renamed into place,
    * or copied into it for append and offset writes); an aborted one leaves the real file untouched. TYPE A input is converted CRLF -> LF unless windows_mode_ftp.
    */
-  openWriteStream(input: string, options: WriteOptions = {}): Promise<Writable> {
+  openWriteStream(input: string, options: WriteOptions = {}): Promise<AtomicUpload> {
     return this.guard('upload', input, async (v) => {
       this.assertWritable();
       assertCreatable(v);
@@ -560,7 +560,7 @@ export class GuardedFile {
   private readonly started = Date.now();
   private closed = false;
   readonly writable: boolean;
-  private readonly syncReads: SyncReads;
+  private readonly syncIo: SyncIo;
 
   constructor(
     private readonly owner: GuardedFs,
@@ -570,7 +570,7 @@ export class GuardedFile {
     writable = upload !== undefined,
   ) {
     this.writable = writable;
-    this.syncReads = new SyncReads(handle);
+    this.syncIo = new SyncIo(handle);
     if (upload) owner.openUploads.set(upload.virtualPath, this);
   }
 
@@ -593,7 +593,7 @@ export class GuardedFile {
   async prefetch(buffer: Buffer, position: number): Promise<number> {
     assertOffset(position);
     try {
-      return this.syncReads.tryRead(buffer, position) ?? (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
+      return this.syncIo.tryRead(buffer, position) ?? (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
     } catch (err) {
       throw fromErrno(err);
     }

@@ -12,7 +12,7 @@ import type { AdmissionTicket, GatewayError, GuardedFs, Language, Logger, Sessio
 import type { AdapterContext } from '../context.js';
 import { describeError } from '../error-map.js';
 import { COMMANDS, type FtpCommandContext } from './commands/index.js';
-import { DataChannel, transferAborted } from './data-channel.js';
+import { DataChannel, transferAborted, type DirectReceiver } from './data-channel.js';
 import { stripTelnet } from './line-reader.js';
 import type { PassivePorts } from './passive.js';
 import { FtpReply, formatReply } from './reply.js';
@@ -227,8 +227,8 @@ export class FtpControl implements FtpCommandContext {
     await this.wire.startTls(formatReply(234, ['AUTH TLS successful.']));
   }
 
-  async transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void> {
-    await this.data.transfer({ session: this.session!, protect: this.dataProtected }, resource, opening, move);
+  async transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>, receiver?: DirectReceiver): Promise<void> {
+    await this.data.transfer({ session: this.session!, protect: this.dataProtected }, resource, opening, move, receiver);
     this.reply(226, 'Transfer complete.');
   }
 

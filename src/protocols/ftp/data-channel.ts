@@ -13,6 +13,7 @@ import { GatewayError, checkDataProtection, fromErrno, normalizeSource, type Log
 import { PassiveListener, type DataConnection, type PassivePorts } from './passive.js';
 import { FtpReply } from './reply.js';
 import { acceptTls, type FtpTls } from './tls.js';
+import { readIntoBuffer } from '../socket-read-buffer.js';
 
 const DATA_CONNECT_TIMEOUT_MS = 20_000;
 /** An active-mode connect to the client must succeed within this. */
@@ -23,6 +24,8 @@ const MIN_ACTIVE_PORT = 1024;
 const PASSIVE_OFFER_LIFETIME_MS = 60_000;
 /** After a transfer the client closes the data connection; we force it only after this. */
 const DATA_LINGER_MS = 30_000;
+/** The one read buffer of a plain upload's data connection (see DirectReceiver). */
+const DIRECT_READ_BYTES = 256 * 1024;
 
 export function transferAborted(why: string): GatewayError {
   return new GatewayError('TRANSFER_ABORTED', why, { text: 'transfer_aborted' });
@@ -40,6 +43,17 @@ export interface DataChannelOptions {
   transportPeer: string;
   /** Sends a reply on the control connection (the 150 before a transfer). */
   reply(code: number, text: string): void;
+}
+
+/**
+ * Takes an upload's bytes straight from the data connection's one read buffer, reused for every
+ * read (see socket-read-buffer.ts), on a plain (not TLS) connection where that can be done.
+ */
+export interface DirectReceiver {
+  /** A read's bytes, valid only during the call; false: stop reading until `resume()`. */
+  onRead(chunk: Buffer): boolean;
+  /** Set by the data channel when the data connection reads this way; starts reads again. */
+  resume?: () => void;
 }
 
 /** What a transfer needs from the control connection's state. */
@@ -116,12 +130,12 @@ export class DataChannel {
    * before any data connection) is moved by `move`. On failure the resource is destroyed, and an
    * unfinished upload's temporary file is gone before the caller answers.
    */
-  async transfer(context: TransferContext, resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void> {
+  async transfer(context: TransferContext, resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>, receiver?: DirectReceiver): Promise<void> {
     let data: Socket | undefined;
     const running = new AbortController();
     this.running = running;
     try {
-      data = await this.open(context, opening, running.signal);
+      data = await this.open(context, opening, running.signal, receiver);
       this.current = data;
       if (running.signal.aborted) throw running.signal.reason;
       await move(data);
@@ -154,9 +168,17 @@ export class DataChannel {
    * The data connection of a transfer. 150 is sent without waiting for the TLS handshake of a
    * protected connection: lftp starts TLS only once it reads 150.
    */
-  private async open({ session, protect }: TransferContext, opening: string, signal: AbortSignal): Promise<Socket> {
+  private async open({ session, protect }: TransferContext, opening: string, signal: AbortSignal, receiver: DirectReceiver | undefined): Promise<Socket> {
     checkDataProtection(session, protect);
     const connection = this.activeTarget ? await this.connectActive(protect, signal) : await this.acceptPassive(protect, signal);
+    if (receiver && !connection.secured) {
+      const direct = readIntoBuffer(connection.socket, Buffer.allocUnsafe(DIRECT_READ_BYTES), (chunk) => receiver.onRead(chunk));
+      if (direct) {
+        direct.socket.on('error', () => direct.socket.destroy());
+        connection.socket = direct.socket;
+        receiver.resume = direct.resume;
+      }
+    }
     signal.addEventListener('abort', () => connection.socket.destroy(), { once: true });
     this.options.reply(150, opening);
     if (!connection.secured) return connection.socket;
@@ -211,6 +233,7 @@ export class DataChannel {
     const { host, port } = this.activeTarget!;
     this.activeTarget = undefined;
     const socket = connect({ host, port, timeout: ACTIVE_CONNECT_TIMEOUT_MS, signal });
+    socket.pause(); // read from once the transfer starts, like an accepted passive connection
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { FtpConfig } from '../../../config.js';
 import type { GuardedFs, Language, Session } from '../../../core/index.js';
-import type { DataChannel } from '../data-channel.js';
+import type { DataChannel, DirectReceiver } from '../data-channel.js';
 
 export interface FtpCommandContext {
   readonly config: FtpConfig;
@@ -48,7 +48,7 @@ export interface FtpCommandContext {
   /** AUTH TLS: answers 234 and upgrades the control connection. */
   startTls(): Promise<void>;
   /** Runs one transfer on the data channel, then answers 226. */
-  transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>): Promise<void>;
+  transferData(resource: Readable | Writable, opening: string, move: (data: Socket) => Promise<void>, receiver?: DirectReceiver): Promise<void>;
   /** Resolves true if the control connection is still open after `ms`, false as soon as it closes. */
   survives(ms: number): Promise<boolean>;
   /** Ends the control connection after the replies already written. */

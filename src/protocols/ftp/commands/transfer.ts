@@ -8,11 +8,11 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
-import { GatewayError, sendStream } from '../../../core/index.js';
+import { GatewayError, sendStream, type AtomicUpload } from '../../../core/index.js';
 import { describeError } from '../../error-map.js';
 import type { CommandTable, FtpCommand, FtpCommandContext } from './context.js';
 import { FtpReply } from '../reply.js';
-import { transferAborted } from '../data-channel.js';
+import { transferAborted, type DirectReceiver } from '../data-channel.js';
 import { batchWrites } from '../upload-batches.js';
 
 
@@ -38,13 +38,8 @@ export function download(control: FtpCommandContext, source: Readable, opening: 
 }
 
 /**
- * Stores what the client sends, in large writes. The commit rule: a clean end of the data
- * connection completes the upload only if the control connection is still open
- * UPLOAD_COMMIT_GRACE_MS later (or the client sends a command meanwhile). A killed client closes
- * both connections at once with a normal FIN, and its data EOF can be seen first; then the upload
- * is abandoned, and the transfer's failure destroys it with its temporary file. The last bytes go
- * to disk while the control connection is watched; only the commit (rename or copy into place)
- * waits for the verdict.
+ * Stores what the client sends, in large writes (a TLS data connection, or where the data
+ * connection cannot read into one buffer: see DirectReceiver).
  */
 async function receive(control: FtpCommandContext, data: Socket, sink: Writable): Promise<void> {
   const received = pipeline(data, sink, { end: false });
@@ -54,6 +49,43 @@ async function receive(control: FtpCommandContext, data: Socket, sink: Writable)
   } finally {
     batches.stop();
   }
+  await commit(control, sink);
+}
+
+/**
+ * The bytes of each read of the data connection's one buffer are written at once where the file
+ * takes synchronous writes (AtomicUpload.writeNow), else copied and queued like a stream's, reads
+ * pausing while the queue is full.
+ */
+function directReceiver(sink: AtomicUpload): DirectReceiver {
+  return { onRead: (chunk) => sink.writeNow(chunk) || sink.write(Buffer.from(chunk)) };
+}
+
+/** receive() for a data connection that reads through a DirectReceiver. */
+async function receiveDirect(control: FtpCommandContext, data: Socket, sink: Writable, resume: () => void): Promise<void> {
+  const onDrain = (): void => resume();
+  const onError = (err: Error): void => void data.destroy(err);
+  sink.on('drain', onDrain);
+  sink.once('error', onError);
+  try {
+    data.resume();
+    await finished(data, { writable: false });
+  } finally {
+    sink.off('drain', onDrain);
+    sink.off('error', onError);
+  }
+  await commit(control, sink);
+}
+
+/**
+ * The commit rule: a clean end of the data connection completes the upload only if the control
+ * connection is still open UPLOAD_COMMIT_GRACE_MS later (or the client sends a command meanwhile).
+ * A killed client closes both connections at once with a normal FIN, and its data EOF can be seen
+ * first; then the upload is abandoned, and the transfer's failure destroys it with its temporary
+ * file. The last bytes go to disk while the control connection is watched; only the commit
+ * (rename or copy into place) waits for the verdict.
+ */
+async function commit(control: FtpCommandContext, sink: Writable): Promise<void> {
   if (!(await control.survives(UPLOAD_COMMIT_GRACE_MS))) throw transferAborted('control connection closed during the upload');
   sink.end();
   await finished(sink);
@@ -77,7 +109,7 @@ async function uniquePath(control: FtpCommandContext, arg: string): Promise<stri
 
 async function store(control: FtpCommandContext, arg: string, mode: StoreMode): Promise<void> {
   let virtualPath: string;
-  let sink: Writable;
+  let sink: AtomicUpload;
   try {
     virtualPath = mode === 'unique' ? await uniquePath(control, arg) : control.path(arg);
     sink = await control.files.openWriteStream(virtualPath, {
@@ -92,7 +124,8 @@ async function store(control: FtpCommandContext, arg: string, mode: StoreMode): 
     throw err;
   }
   const opening = mode === 'unique' ? `FILE: ${path.posix.basename(virtualPath)}` : 'Ready to receive data.';
-  await control.transferData(sink, opening, (data) => receive(control, data, sink));
+  const receiver = directReceiver(sink);
+  await control.transferData(sink, opening, (data) => (receiver.resume ? receiveDirect(control, data, sink, receiver.resume) : receive(control, data, sink)), receiver);
 }
 
 /** A decimal number up to `max` (address bytes, ports): huge or signed input is refused. */
