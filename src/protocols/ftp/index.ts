@@ -13,11 +13,15 @@ import { SocketWire } from './control-socket.js';
 import { FtpControl, type FtpServices } from './control.js';
 import { PassivePorts } from './passive.js';
 import { acceptTls, createFtpTls, type FtpTls } from './tls.js';
+import { socketReadBufferSupported } from '../socket-read-buffer.js';
 
 export async function startFtpServer(context: AdapterContext, config: FtpConfig): Promise<RunningServer> {
   const makeTls = (material: TlsMaterial): FtpTls => createFtpTls(material, context.config.insecure.tlsVersions, config.requireTlsSessionReuse);
   const material = await loadOrCreateTlsMaterial(config.tls, context.config.certsDir);
   const logger = context.logger.child({ component: 'ftp' });
+  if (!socketReadBufferSupported) {
+    logger.warn({ node: process.versions.node }, 'plain FTP uploads read the usual way: the reused read buffer is written for Node 20 (docs/design.md)');
+  }
   const services: FtpServices = {
     context,
     config,
