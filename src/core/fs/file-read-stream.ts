@@ -3,14 +3,17 @@
  * new buffer; `sendTo` instead moves the bytes through two buffers it reuses for the whole file.
  * With many parallel downloads the fresh 1 MiB chunks cost more than the copying: every one is
  * page-faulted in anew, and their external memory keeps triggering full garbage collections.
+ * `sendTo` reads synchronously where SyncIo allows it.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { SyncIo } from './sync-io.js';
 
 export class FileReadStream extends Readable {
   private position: number;
   private sending = false;
+  private readonly syncIo: SyncIo;
 
   constructor(
     private readonly handle: FileHandle,
@@ -21,6 +24,7 @@ export class FileReadStream extends Readable {
   ) {
     super({ highWaterMark: chunkBytes });
     this.position = start;
+    this.syncIo = new SyncIo(handle);
   }
 
   get bytesRead(): number {
@@ -62,7 +66,7 @@ export class FileReadStream extends Readable {
     for (let turn = 0; ; turn++) {
       if (this.destroyed) throw new Error('FileReadStream: destroyed during the transfer');
       const buffer = buffers[turn % 2]!;
-      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.position);
+      const bytesRead = this.syncIo.tryRead(buffer, this.position) ?? (await this.handle.read(buffer, 0, buffer.length, this.position)).bytesRead;
       const failed = await Promise.race([writing, done.then(() => undefined)]);
       if (failed) {
         await done;
