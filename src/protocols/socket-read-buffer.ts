@@ -26,8 +26,9 @@ interface SocketInternals {
 
 /**
  * Moves `socket` (accepted or connected, and not read from yet: paused since it was created) to a
- * new Socket whose reads land in `buffer`: `onRead` gets each read's bytes, a view of `buffer` that
- * is valid only until it returns. It returns false to stop reading until `resume()`. A throw from
+ * new Socket, paused, whose reads land in `buffer` once it is resumed: `onRead` gets each read's
+ * bytes, a view of `buffer` that is valid only until it returns. It returns false to stop reading
+ * until `resume()`. A throw from
  * `onRead` destroys the socket with that error. Returns undefined, the socket untouched, where
  * this cannot be done safely (see the module comment); the caller then reads `socket` as usual.
  */
@@ -51,6 +52,7 @@ export function readIntoBuffer(socket: Socket, buffer: Buffer, onRead: (chunk: B
   socket.destroy(); // without a handle: only the bookkeeping (its server's count, 'close')
   const moved: Socket = new Socket({
     handle,
+    pauseOnCreate: true, // reads start with the caller's resume()
     onread: {
       buffer,
       callback: (bytes: number, filled: Uint8Array): boolean => {

@@ -86,9 +86,12 @@ async function receiveDirect(control: FtpCommandContext, data: Socket, sink: Wri
  * (rename or copy into place) waits for the verdict.
  */
 async function commit(control: FtpCommandContext, sink: Writable): Promise<void> {
+  // Listening from now on: a queued write can still fail (ENOSPC) while the control connection is watched.
+  const stored = finished(sink);
+  stored.catch(() => {}); // awaited below, or the transfer's failure destroys the upload
   if (!(await control.survives(UPLOAD_COMMIT_GRACE_MS))) throw transferAborted('control connection closed during the upload');
   sink.end();
-  await finished(sink);
+  await stored;
 }
 
 type StoreMode = 'replace' | 'append' | 'unique';
