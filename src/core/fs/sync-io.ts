@@ -5,7 +5,7 @@
  * CPU, and an FTP upload's writes ran at about half their speed on another core than the socket
  * reads. Like nginx without its thread pool, calls on a regular file on a local filesystem are made
  * directly while they stay fast. The first slow one (the disk really read, or writeback throttling
- * the writer) sends the rest of that file's calls to the thread pool, and every file of that
+ * the writer; see timed()) sends the rest of that file's calls to the thread pool, and every file of that
  * filesystem for SLOW_DEVICE_PAUSE_MS, so a busy disk holds the event loop once, not once per file.
  * Never for a FIFO, a device or a network filesystem (NFS, SMB, FUSE...), where one call could wait
  * without bound and hold every connection of the process with it.
@@ -51,23 +51,31 @@ export class SyncIo {
    */
   tryRead(buffer: Buffer, position: number): number | undefined {
     if (!this.allowed) return undefined;
-    const started = performance.now();
-    const bytesRead = readSync(this.handle.fd, buffer, 0, buffer.length, position);
-    this.timed(started);
-    return bytesRead;
+    return this.timed(() => readSync(this.handle.fd, buffer, 0, buffer.length, position));
   }
 
   /** Writes all of `data` at `position` synchronously; the caller checked `allowed`. Throws the system error (ENOSPC...). */
   write(data: Buffer, position: number): void {
-    const started = performance.now();
-    for (let offset = 0; offset < data.length; ) offset += writeSync(this.handle.fd, data, offset, data.length - offset, position + offset);
-    this.timed(started);
+    this.timed(() => {
+      for (let offset = 0; offset < data.length; ) offset += writeSync(this.handle.fd, data, offset, data.length - offset, position + offset);
+    });
   }
 
-  private timed(started: number): void {
-    if (performance.now() - started <= SLOW_CALL_MS || typeof this.device !== 'number') return;
-    slowDevices.set(this.device, Date.now() + SLOW_DEVICE_PAUSE_MS);
-    this.device = false;
+  /**
+   * Runs `call`; a slow one ends synchronous calls for this file and pauses them on its filesystem.
+   * Slow means longer than SLOW_CALL_MS and waiting: the process blocked meanwhile (a voluntary
+   * context switch: the disk, writeback throttling). A call that only lost the CPU (a busy
+   * machine, a virtual machine's host) is not the filesystem's doing.
+   */
+  private timed<T>(call: () => T): T {
+    const switches = process.resourceUsage().voluntaryContextSwitches;
+    const started = performance.now();
+    const result = call();
+    if (performance.now() - started > SLOW_CALL_MS && typeof this.device === 'number' && process.resourceUsage().voluntaryContextSwitches > switches) {
+      slowDevices.set(this.device, Date.now() + SLOW_DEVICE_PAUSE_MS);
+      this.device = false;
+    }
+    return result;
   }
 }
 
