@@ -220,7 +220,8 @@ async function logins(filegatePort: number, uncachedPort: number, vsftpd: Vsftpd
   for (const own of ['filegate', 'filegate-nocache']) {
     for (const peer of targets.filter((target) => target.name.startsWith('vsftpd'))) {
       const ratio = rate(own) / rate(peer.name);
-      const verdict = peer.name === 'vsftpd-yescrypt' ? ` (target >= ${LOGIN_TARGET.toFixed(1)}x) ${ratio >= LOGIN_TARGET ? 'ok' : 'BELOW TARGET'}` : '';
+      // The target is for filegate as deployed; the cache-off row shows what the hash's cost alone does.
+      const verdict = peer.name === 'vsftpd-yescrypt' && own === 'filegate' ? ` (target >= ${LOGIN_TARGET.toFixed(1)}x) ${ratio >= LOGIN_TARGET ? 'ok' : 'BELOW TARGET'}` : '';
       console.log(`  ${own} / ${peer.name.padEnd(16)} rate ${ratio.toFixed(2)}x${verdict}`);
     }
   }
