@@ -115,11 +115,14 @@ export async function startGatewayProcess(
   instances = 1,
   nodeFlags: string[] = [],
   cli: keyof typeof CLI = 'source',
+  /** A command the gateway runs under (`unshare ... sh -c '...; exec "$@"'`): it must exec its arguments. */
+  launcher: string[] = [],
 ): Promise<GatewayProcess> {
   const dir = await mkdtemp(path.join(tmpdir(), 'filegate-node-'));
   const file = path.join(dir, 'config.json');
   await writeFile(file, JSON.stringify({ certsDir: './certs', logLevel: 'info', ...config }));
-  const child = spawn(process.execPath, [...nodeFlags, ...CLI[cli], 'serve', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command = [...launcher, process.execPath, ...nodeFlags, ...CLI[cli], 'serve', '--config', file, ...extraArgs];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports: Record<string, number> = {};
   const seen = new Map<string, number>();
   const output = await waitForOutput(
