@@ -1,14 +1,15 @@
 /**
- * Reads of an accepted socket into one buffer of ours, reused for every read. By default Node
+ * Reads of a data connection into one buffer of ours, reused for every read. By default Node
  * allocates a new buffer for each read of up to 64 KiB; an FTP upload of 256 MiB went through 4,000
  * to 5,000 of them, each cold in the cache when the kernel filled it and garbage soon after. With
  * the bytes written on at once from one warm buffer (net.Socket's `onread` option), a plain
  * upload's server CPU fell by about a third.
  *
  * Node offers `onread` only to sockets it constructs for the caller, not to the ones a server
- * accepts. So the accepted socket's handle (the private `_handle` field, touched here and nowhere
- * else) moves into a new Socket built with `onread`, and the old Socket object is closed without
- * its handle, which keeps its server's connection count right. Written for Node 20: on another
+ * accepts (nor to a connected one, made before the transfer knew it was an upload). So the socket's
+ * handle (the private `_handle` field, touched here and nowhere else) moves into a new Socket built
+ * with `onread`, and the old Socket object is closed without its handle, which keeps its server's
+ * connection count right. Written for Node 20: on another
  * major version, or a socket without that field, readIntoBuffer() declines and the caller reads
  * the usual way.
  */
@@ -28,9 +29,9 @@ interface SocketInternals {
  * Moves `socket` (accepted or connected, and not read from yet: paused since it was created) to a
  * new Socket, paused, whose reads land in `buffer` once it is resumed: `onRead` gets each read's
  * bytes, a view of `buffer` that is valid only until it returns. It returns false to stop reading
- * until `resume()`. A throw from
- * `onRead` destroys the socket with that error. Returns undefined, the socket untouched, where
- * this cannot be done safely (see the module comment); the caller then reads `socket` as usual.
+ * until `resume()`. A throw from `onRead` destroys the socket with that error. Returns undefined,
+ * the socket untouched, where this cannot be done safely (see the module comment); the caller then
+ * reads `socket` as usual.
  */
 export function readIntoBuffer(socket: Socket, buffer: Buffer, onRead: (chunk: Buffer) => boolean): { socket: Socket; resume(): void } | undefined {
   const internals = socket as unknown as SocketInternals;

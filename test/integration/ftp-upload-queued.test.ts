@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)('FTP uploads where writes are queued (not a local files
 
   it('the storage really is a filesystem SyncIo leaves to the thread pool', () => {
     // The same check the gateway makes, run on a file in a ramfs of its own namespace.
-    const script = `import('${path.resolve('src/core/fs/sync-io.ts')}').then(({ isLocalRegularFile }) => console.log(isLocalRegularFile(require('node:fs').openSync(process.argv[1], 'r'))))`;
+    const script = `import('${path.resolve('src/core/fs/sync-io.ts')}').then(({ SyncIo }) => console.log(new SyncIo({ fd: require('node:fs').openSync(process.argv[1], 'r') }).allowed))`;
     const verdict = execFileSync(
       'unshare',
       ['--mount', 'sh', '-c', 'mount -t ramfs none "$0" && echo x > "$0/f" && exec "$@"', dir, process.execPath, '--import', 'tsx', '-e', script, path.join(dir, 'f')],

@@ -2,11 +2,12 @@
  * Whether a file's reads and writes may be made synchronously, on the event loop. A call through
  * libuv's thread pool hands the request to another thread and the bytes back, often across cores:
  * on an SFTP download from the page cache that hand-off cost about 7% of the wall time and 6% of the
- * CPU, and an FTP upload's writes ran at about half their speed on another core than the socket
- * reads. Like nginx without its thread pool, calls on a regular file on a local filesystem are made
+ * CPU, and written on the event loop an FTP upload's bytes are stored while still warm in the cache.
+ * Like nginx without its thread pool, calls on a regular file on a local filesystem are made
  * directly while they stay fast. The first slow one (the disk really read, or writeback throttling
- * the writer; see timed()) sends the rest of that file's calls to the thread pool, and every file of that
- * filesystem for SLOW_DEVICE_PAUSE_MS, so a busy disk holds the event loop once, not once per file.
+ * the writer; see timed()) sends the rest of that file's calls to the thread pool, and every file
+ * of that filesystem for SLOW_DEVICE_PAUSE_MS, so a busy disk holds the event loop once, not once
+ * per file.
  * Never for a FIFO, a device or a network filesystem (NFS, SMB, FUSE...), where one call could wait
  * without bound and hold every connection of the process with it.
  */
@@ -87,8 +88,4 @@ function localRegularFileDevice(fd: number): number | false {
   } catch {
     return false;
   }
-}
-
-export function isLocalRegularFile(fd: number): boolean {
-  return localRegularFileDevice(fd) !== false;
 }
